@@ -1,0 +1,94 @@
+//! The traits `#[derive(Entity)]` implements, and the operations every entity gets from them.
+
+use std::future::Future;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use singletable_keys::Template;
+use time::OffsetDateTime;
+
+use crate::error::{ItemKey, Result};
+use crate::ops;
+use crate::ops::update::Update;
+use crate::table::Table;
+
+/// A struct stored as items of one `_type` in a single table.
+///
+/// Implemented by `#[derive(Entity)]`, which also generates the entity's key struct, its create
+/// input and its update builder. The provided methods are the operations:
+///
+/// ```ignore
+/// let org = Organization::create(&table, NewOrganization { tenant_id, name, plan }).await?;
+/// let same = Organization::get(&table, org.key()).await?;
+/// let renamed = Organization::update(&table, org.key()).set_name("Acme").send().await?;
+/// let deleted = Organization::delete(&table, renamed.key()).await?;
+/// ```
+pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
+    /// The `_type` attribute of this entity's items.
+    const TYPE: &'static str;
+    /// The partition key template.
+    const PARTITION_KEY: Template<'static>;
+    /// The sort key template.
+    const SORT_KEY: Template<'static>;
+
+    /// The typed key: one field per placeholder of the partition and sort key templates.
+    type Key<'k>: EntityKey;
+    /// What a caller supplies to create an entity: every field that is not auto-generated.
+    type New: Send;
+    /// The typed update builder, with setters for the fields that are not part of the key.
+    type Update<'t>: From<Update<'t, Self>>;
+
+    /// Builds the entity from its create input, filling the auto-generated fields.
+    #[doc(hidden)]
+    fn from_new(new: Self::New, now: OffsetDateTime) -> Self;
+
+    /// Sets the fields that are stamped on every update.
+    #[doc(hidden)]
+    fn stamp_update(update: &mut Update<'_, Self>, now: OffsetDateTime) {
+        let _ = (update, now);
+    }
+
+    /// The key of this entity, borrowed from its fields.
+    fn key(&self) -> Self::Key<'_>;
+
+    /// Writes a new item, filling auto-generated fields; fails with [`Error::AlreadyExists`]
+    /// (leaving the stored item untouched) when the key is taken. Returns the full entity.
+    ///
+    /// [`Error::AlreadyExists`]: crate::Error::AlreadyExists
+    fn create(table: &Table, new: Self::New) -> impl Future<Output = Result<Self>> + Send {
+        ops::create::create(table, new)
+    }
+
+    /// Reads the item at `key`, or `None`.
+    fn get(table: &Table, key: Self::Key<'_>) -> impl Future<Output = Result<Option<Self>>> + Send {
+        ops::get::get::<Self>(table, key.item_key(table.separator()))
+    }
+
+    /// Writes the entity, replacing any item of this type at its key.
+    fn put(&self, table: &Table) -> impl Future<Output = Result<()>> + Send {
+        ops::put::put(table, self)
+    }
+
+    /// Deletes the item at `key` and returns it, or `None` when there was none.
+    fn delete(
+        table: &Table,
+        key: Self::Key<'_>,
+    ) -> impl Future<Output = Result<Option<Self>>> + Send {
+        ops::delete::delete::<Self>(table, key.item_key(table.separator()))
+    }
+
+    /// Starts an update of the item at `key`. The update fails with [`Error::NotFound`] rather
+    /// than create an item when there is none.
+    ///
+    /// [`Error::NotFound`]: crate::Error::NotFound
+    fn update<'t>(table: &'t Table, key: Self::Key<'_>) -> Self::Update<'t> {
+        Self::Update::from(Update::new(table, key.item_key(table.separator())))
+    }
+}
+
+/// A typed key of an entity, generated as `<Entity>Key`.
+pub trait EntityKey: Send + Sync {
+    /// Renders the partition and sort key, refusing invalid values with
+    /// [`Error::InvalidKey`](crate::Error::InvalidKey).
+    fn item_key(&self, separator: char) -> Result<ItemKey>;
+}

@@ -1,0 +1,92 @@
+//! The one error type of every operation.
+
+use std::fmt;
+
+use singletable_keys::KeyError;
+
+/// The key of one item, as stored: what an error names so that the item can be found.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ItemKey {
+    /// Partition key value.
+    pub pk: String,
+    /// Sort key value.
+    pub sk: String,
+}
+
+impl fmt::Display for ItemKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "(pk `{}`, sk `{}`)", self.pk, self.sk)
+    }
+}
+
+/// What went wrong, naming the entity type, the item's key and the cause.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// `create` found an item at the key already; nothing was written.
+    #[error("{entity} {key} already exists")]
+    AlreadyExists { entity: &'static str, key: ItemKey },
+
+    /// The operation needs an existing item and there is none; nothing was written.
+    #[error("{entity} {key} does not exist")]
+    NotFound { entity: &'static str, key: ItemKey },
+
+    /// A condition of the request did not hold; nothing was written.
+    #[error("condition failed on {entity} {key}: {reason}")]
+    ConditionFailed {
+        entity: &'static str,
+        key: ItemKey,
+        reason: String,
+    },
+
+    /// A key value was refused before any request was sent (empty, contains the separator, a
+    /// control character, or the key is too long).
+    #[error("invalid key for {entity}: {source}")]
+    InvalidKey {
+        entity: &'static str,
+        #[source]
+        source: KeyError,
+    },
+
+    /// An item read from the table does not decode into the entity.
+    #[error("{entity} {key}: cannot decode field `{field}`: {message}")]
+    Decode {
+        entity: &'static str,
+        key: ItemKey,
+        /// Path of the field that failed (`address.city`), `.` when the item itself failed.
+        field: String,
+        message: String,
+    },
+
+    /// A value does not encode into a DynamoDB attribute.
+    #[error("{entity}: cannot encode {field}: {message}")]
+    Encode {
+        entity: &'static str,
+        field: String,
+        message: String,
+    },
+
+    /// A field is stored under an attribute name that the table keeps for itself.
+    #[error("{entity}: a field is stored as `{attribute}`, an attribute the table reserves for keys or metadata")]
+    ReservedAttribute {
+        entity: &'static str,
+        attribute: String,
+    },
+
+    /// An update with nothing to change.
+    #[error("update of {entity} {key} changes no field")]
+    EmptyUpdate { entity: &'static str, key: ItemKey },
+
+    /// The request failed in the SDK or in DynamoDB.
+    #[error("{operation} on table `{table}` for {entity} failed: {}", aws_sdk_dynamodb::error::DisplayErrorContext(.source))]
+    Sdk {
+        operation: &'static str,
+        table: String,
+        entity: &'static str,
+        #[source]
+        source: Box<aws_sdk_dynamodb::Error>,
+    },
+}
+
+/// The `Result` of every operation.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

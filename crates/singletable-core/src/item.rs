@@ -1,0 +1,93 @@
+//! The stored form of an entity: its serde fields plus the key attributes, `_type` and
+//! `_timestamp`. Internal attributes are added here on the way out and removed here on the way
+//! in, so they never reach the user's struct.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use time::OffsetDateTime;
+
+use crate::entity::Entity;
+use crate::error::{Error, ItemKey, Result};
+use crate::table::Table;
+
+/// An item as the SDK holds it.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// The attribute holding the entity type of an item.
+pub const TYPE_ATTRIBUTE: &str = "_type";
+/// The attribute holding an item's creation time (ISO-8601 UTC, milliseconds).
+pub const TIMESTAMP_ATTRIBUTE: &str = "_timestamp";
+
+/// Encodes `entity` as the item stored at `key`, created at `created`.
+pub fn encode<E: Entity>(
+    entity: &E,
+    key: ItemKey,
+    created: OffsetDateTime,
+    table: &Table,
+) -> Result<Item> {
+    let mut item: Item = serde_dynamo::to_item(entity).map_err(|e| Error::Encode {
+        entity: E::TYPE,
+        field: "the entity".into(),
+        message: e.to_string(),
+    })?;
+    // An absent `Option` is no attribute at all, as `REMOVE` leaves it after an update.
+    item.retain(|_, value| !matches!(value, AttributeValue::Null(_)));
+    let mut timestamp = String::with_capacity(24);
+    singletable_keys::write_timestamp(created, &mut timestamp);
+    let internal = [
+        (table.partition_key(), AttributeValue::S(key.pk)),
+        (table.sort_key(), AttributeValue::S(key.sk)),
+        (TYPE_ATTRIBUTE, AttributeValue::S(E::TYPE.into())),
+        (TIMESTAMP_ATTRIBUTE, AttributeValue::S(timestamp)),
+    ];
+    for (name, value) in internal {
+        if item.insert(name.into(), value).is_some() {
+            return Err(Error::ReservedAttribute {
+                entity: E::TYPE,
+                attribute: name.into(),
+            });
+        }
+    }
+    Ok(item)
+}
+
+/// Decodes a stored item into `E`, after removing the internal attributes.
+pub fn decode<E: Entity>(mut item: Item, table: &Table) -> Result<E> {
+    let mut take_string = |name: &str| match item.remove(name) {
+        Some(AttributeValue::S(s)) => s,
+        _ => String::new(),
+    };
+    let key = ItemKey {
+        pk: take_string(table.partition_key()),
+        sk: take_string(table.sort_key()),
+    };
+    let item_type = take_string(TYPE_ATTRIBUTE);
+    item.remove(TIMESTAMP_ATTRIBUTE);
+    if item_type != E::TYPE {
+        return Err(Error::Decode {
+            entity: E::TYPE,
+            key,
+            field: TYPE_ATTRIBUTE.into(),
+            message: format!("the item is a `{item_type}`, not a `{}`", E::TYPE),
+        });
+    }
+    let item: serde_dynamo::Item = item.into();
+    let deserializer = serde_dynamo::Deserializer::from_attribute_value(
+        serde_dynamo::AttributeValue::M(item.into()),
+    );
+    serde_path_to_error::deserialize(deserializer).map_err(|e| Error::Decode {
+        entity: E::TYPE,
+        key,
+        field: e.path().to_string(),
+        message: e.into_inner().to_string(),
+    })
+}
+
+/// The stored key of an entity's item, as the SDK takes it.
+pub fn key_item(key: ItemKey, table: &Table) -> Item {
+    HashMap::from([
+        (table.partition_key().to_owned(), AttributeValue::S(key.pk)),
+        (table.sort_key().to_owned(), AttributeValue::S(key.sk)),
+    ])
+}

@@ -1,0 +1,45 @@
+//! Rendering an entity's typed key into the strings stored in `pk` and `sk`.
+
+use singletable_keys::{KeyError, KeyPart, Template};
+
+use crate::entity::Entity;
+use crate::error::{Error, ItemKey, Result};
+
+/// DynamoDB's limits on key attribute values, in bytes.
+const MAX_PARTITION_KEY: usize = 2048;
+const MAX_SORT_KEY: usize = 1024;
+
+/// Renders `E`'s key templates with the given values (one per placeholder, in template order).
+pub fn render_key<E: Entity>(
+    pk_values: &[&dyn KeyPart],
+    sk_values: &[&dyn KeyPart],
+    separator: char,
+) -> Result<ItemKey> {
+    Ok(ItemKey {
+        pk: render::<E>(&E::PARTITION_KEY, pk_values, separator, MAX_PARTITION_KEY)?,
+        sk: render::<E>(&E::SORT_KEY, sk_values, separator, MAX_SORT_KEY)?,
+    })
+}
+
+fn render<E: Entity>(
+    template: &Template<'_>,
+    values: &[&dyn KeyPart],
+    separator: char,
+    max: usize,
+) -> Result<String> {
+    let invalid = |source| Error::InvalidKey {
+        entity: E::TYPE,
+        source,
+    };
+    let mut out = String::with_capacity(64);
+    template
+        .render(values, separator, &mut out)
+        .map_err(invalid)?;
+    if out.len() > max {
+        return Err(invalid(KeyError::TooLong {
+            len: out.len(),
+            max,
+        }));
+    }
+    Ok(out)
+}

@@ -1,0 +1,29 @@
+//! `get`: one item by its key.
+
+use tracing::Instrument;
+
+use super::{capacity_request, record_capacity, sdk_error, span};
+use crate::entity::Entity;
+use crate::error::{ItemKey, Result};
+use crate::item;
+use crate::table::Table;
+
+pub(crate) async fn get<E: Entity>(table: &Table, key: Result<ItemKey>) -> Result<Option<E>> {
+    let key = item::key_item(key?, table);
+    let span = span::<E>(table, "GetItem");
+    let output = table
+        .client()
+        .get_item()
+        .table_name(table.name())
+        .set_key(Some(key))
+        .set_return_consumed_capacity(capacity_request(&span))
+        .send()
+        .instrument(span.clone())
+        .await
+        .map_err(|e| sdk_error::<E, _, _>(table, "GetItem", e))?;
+    record_capacity(&span, output.consumed_capacity());
+    output
+        .item
+        .map(|item| item::decode(item, table))
+        .transpose()
+}

@@ -1,0 +1,118 @@
+//! The table every entity lives in: its name, key attribute names, separator and indexes.
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::Client;
+
+/// One DynamoDB table shared by every entity. Cheap to clone.
+///
+/// ```no_run
+/// # async fn f(client: aws_sdk_dynamodb::Client) {
+/// use singletable_core::Table;
+///
+/// let table = Table::builder(client, "MultiTenantApp")
+///     .type_index("TypeIndex")
+///     .build();
+/// assert_eq!(table.name(), "MultiTenantApp");
+/// assert_eq!(table.partition_key(), "pk");
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Table {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    client: Client,
+    name: String,
+    partition_key: String,
+    sort_key: String,
+    separator: char,
+    type_index: Option<String>,
+}
+
+impl Table {
+    /// Starts a table description with the defaults: keys `pk`/`sk`, separator `#`, no type index.
+    pub fn builder(client: Client, name: impl Into<String>) -> TableBuilder {
+        TableBuilder {
+            inner: Inner {
+                client,
+                name: name.into(),
+                partition_key: "pk".into(),
+                sort_key: "sk".into(),
+                separator: singletable_keys::DEFAULT_SEPARATOR,
+                type_index: None,
+            },
+        }
+    }
+
+    /// The SDK client, for requests this crate does not make.
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    /// The table name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Name of the partition key attribute.
+    pub fn partition_key(&self) -> &str {
+        &self.inner.partition_key
+    }
+
+    /// Name of the sort key attribute.
+    pub fn sort_key(&self) -> &str {
+        &self.inner.sort_key
+    }
+
+    /// The character that joins key parts.
+    pub fn separator(&self) -> char {
+        self.inner.separator
+    }
+
+    /// Name of the global secondary index on `_type`/`_timestamp`, if the table has one.
+    pub fn type_index(&self) -> Option<&str> {
+        self.inner.type_index.as_deref()
+    }
+}
+
+/// Builds a [`Table`].
+#[derive(Debug)]
+pub struct TableBuilder {
+    inner: Inner,
+}
+
+impl TableBuilder {
+    /// Name of the partition key attribute (default `pk`).
+    pub fn partition_key(mut self, name: impl Into<String>) -> Self {
+        self.inner.partition_key = name.into();
+        self
+    }
+
+    /// Name of the sort key attribute (default `sk`).
+    pub fn sort_key(mut self, name: impl Into<String>) -> Self {
+        self.inner.sort_key = name.into();
+        self
+    }
+
+    /// The character that joins key parts (default `#`). Key values may never contain it.
+    pub fn separator(mut self, separator: char) -> Self {
+        self.inner.separator = separator;
+        self
+    }
+
+    /// The global secondary index keyed on `_type` (hash) and `_timestamp` (range).
+    pub fn type_index(mut self, name: impl Into<String>) -> Self {
+        self.inner.type_index = Some(name.into());
+        self
+    }
+
+    /// Finishes the description.
+    pub fn build(self) -> Table {
+        Table {
+            inner: Arc::new(self.inner),
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! The model of a `#[derive(Entity)]` input: the struct, its fields and their attributes.
+
+use syn::ext::IdentExt;
+use syn::{Data, DeriveInput, Fields, Ident, Type, Visibility};
+
+use crate::attr;
+use crate::case;
+use crate::ctxt::Ctxt;
+
+pub struct Entity<'a> {
+    pub ident: &'a Ident,
+    pub vis: &'a Visibility,
+    pub attrs: attr::Container,
+    pub fields: Vec<Field<'a>>,
+}
+
+pub struct Field<'a> {
+    pub ident: &'a Ident,
+    pub vis: &'a Visibility,
+    pub ty: &'a Type,
+    pub attrs: attr::Field,
+    /// The attribute name serde writes this field under.
+    pub stored_name: String,
+}
+
+impl<'a> Entity<'a> {
+    /// Reads the input; `None` (with errors in `cx`) when it is not a plain struct.
+    pub fn from_ast(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Self> {
+        let fields = match &input.data {
+            Data::Struct(data) => match &data.fields {
+                Fields::Named(fields) => &fields.named,
+                _ => {
+                    cx.error_spanned_by(
+                        input,
+                        "`#[derive(Entity)]` needs a struct with named fields",
+                    );
+                    return None;
+                }
+            },
+            _ => {
+                cx.error_spanned_by(&input.ident, "`#[derive(Entity)]` works only on structs");
+                return None;
+            }
+        };
+        if !input.generics.params.is_empty() {
+            cx.error_spanned_by(&input.generics, "an entity cannot have generic parameters");
+            return None;
+        }
+        let attrs = attr::Container::parse(cx, &input.attrs);
+        let rename_all = attrs.rename_all.as_deref();
+        let fields = fields
+            .iter()
+            .filter_map(|field| {
+                let ident = field.ident.as_ref()?;
+                let attrs = attr::Field::parse(cx, &field.attrs);
+                let rust_name = ident.unraw().to_string();
+                let stored_name = attrs.serde_rename.clone().unwrap_or_else(|| {
+                    rename_all
+                        .and_then(|rule| case::apply(rule, &rust_name))
+                        .unwrap_or(rust_name)
+                });
+                Some(Field {
+                    ident,
+                    vis: &field.vis,
+                    ty: &field.ty,
+                    attrs,
+                    stored_name,
+                })
+            })
+            .collect();
+        Some(Entity {
+            ident: &input.ident,
+            vis: &input.vis,
+            attrs,
+            fields,
+        })
+    }
+}
+
+impl Field<'_> {
+    /// The placeholder name this field fills: its `param`, or its own name.
+    pub fn param_name(&self) -> String {
+        match &self.attrs.param {
+            Some(param) => param.value(),
+            None => self.ident.unraw().to_string(),
+        }
+    }
+}

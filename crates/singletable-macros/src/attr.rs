@@ -1,0 +1,232 @@
+//! `#[entity(...)]` and the parts of `#[serde(...)]` the derive must know, parsed into plain
+//! values. Every syntax error is reported at the offending tokens.
+
+use proc_macro2::Span;
+use syn::meta::ParseNestedMeta;
+use syn::{Attribute, Ident, LitStr, Path};
+
+use crate::ctxt::Ctxt;
+
+/// Attribute names, in one place.
+pub mod sym {
+    pub const ENTITY: &str = "entity";
+    pub const SERDE: &str = "serde";
+}
+
+/// `#[entity(type = "...", pk = "...", sk = "...")]` on the struct.
+#[derive(Default)]
+pub struct Container {
+    pub type_name: Option<LitStr>,
+    pub pk: Option<LitStr>,
+    pub sk: Option<LitStr>,
+    pub rename_all: Option<String>,
+    /// `#[serde(default)]` on the struct: absent attributes read as the default.
+    pub serde_default: bool,
+}
+
+/// A generated value, as written in `autogen = ...`.
+pub enum Autogen {
+    Uuid,
+    UuidV7,
+    Timestamp,
+    Count,
+    /// A user function, called with no arguments.
+    Function(Path),
+}
+
+/// An `autogen` value with the tokens it came from, for error spans.
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+/// `#[entity(...)]` and `#[serde(...)]` on one field.
+#[derive(Default)]
+pub struct Field {
+    /// `param = "organization_id"`: the placeholder this field fills, when not its own name.
+    pub param: Option<LitStr>,
+    pub on_create: Option<Spanned<Autogen>>,
+    pub on_update: Option<Spanned<Autogen>>,
+    pub serde_rename: Option<String>,
+    /// `serialize_with`, or `with` + `::serialize`.
+    pub serialize_with: Option<Path>,
+    /// `with` or `deserialize_with`: serde then no longer reads an absent `Option` as `None`.
+    pub custom_deserialize: bool,
+    /// `#[serde(default)]` on the field.
+    pub serde_default: bool,
+    pub serde_skip: bool,
+    pub serde_flatten: bool,
+}
+
+pub const AUTOGEN_KINDS: &[&str] = &["uuid", "uuid_v7", "timestamp", "count"];
+
+impl Container {
+    pub fn parse(cx: &mut Ctxt, attrs: &[Attribute]) -> Self {
+        let mut out = Container::default();
+        for attr in attrs {
+            if attr.path().is_ident(sym::ENTITY) {
+                let result = attr.parse_nested_meta(|meta| {
+                    let slot = if meta.path.is_ident("type") {
+                        &mut out.type_name
+                    } else if meta.path.is_ident("pk") {
+                        &mut out.pk
+                    } else if meta.path.is_ident("sk") {
+                        &mut out.sk
+                    } else {
+                        return Err(meta.error(format!(
+                            "unknown entity attribute `{}`; expected `type`, `pk` or `sk`",
+                            path_text(&meta.path)
+                        )));
+                    };
+                    set_once(&meta, slot, meta.value()?.parse()?)
+                });
+                if let Err(e) = result {
+                    cx.push(e);
+                }
+            } else if attr.path().is_ident(sym::SERDE) {
+                // serde reports its own syntax errors; read what can be read.
+                let _ = attr.parse_nested_meta(|meta| {
+                    if meta.path.is_ident("rename_all") {
+                        out.rename_all = serialize_name(&meta)?;
+                    } else if meta.path.is_ident("default") {
+                        out.serde_default = true;
+                        skip_value(&meta)?;
+                    } else {
+                        skip_value(&meta)?;
+                    }
+                    Ok(())
+                });
+            }
+        }
+        out
+    }
+}
+
+impl Field {
+    pub fn parse(cx: &mut Ctxt, attrs: &[Attribute]) -> Self {
+        let mut out = Field::default();
+        for attr in attrs {
+            if attr.path().is_ident(sym::ENTITY) {
+                let result = attr.parse_nested_meta(|meta| {
+                    if meta.path.is_ident("param") {
+                        set_once(&meta, &mut out.param, meta.value()?.parse()?)
+                    } else if meta.path.is_ident("autogen") {
+                        if meta.input.peek(syn::Token![=]) {
+                            let value = autogen(&meta.value()?.parse()?)?;
+                            set_once(&meta, &mut out.on_create, value)
+                        } else {
+                            meta.parse_nested_meta(|inner| {
+                                let slot = if inner.path.is_ident("on_create") {
+                                    &mut out.on_create
+                                } else if inner.path.is_ident("on_update") {
+                                    &mut out.on_update
+                                } else {
+                                    return Err(inner.error(
+                                        "expected `autogen(on_create = ...)` or `autogen(on_update = ...)`",
+                                    ));
+                                };
+                                let value = autogen(&inner.value()?.parse()?)?;
+                                set_once(&inner, slot, value)
+                            })
+                        }
+                    } else {
+                        Err(meta.error(format!(
+                            "unknown field attribute `{}`; expected `autogen` or `param`",
+                            path_text(&meta.path)
+                        )))
+                    }
+                });
+                if let Err(e) = result {
+                    cx.push(e);
+                }
+            } else if attr.path().is_ident(sym::SERDE) {
+                let _ = attr.parse_nested_meta(|meta| {
+                    if meta.path.is_ident("rename") {
+                        out.serde_rename = serialize_name(&meta)?;
+                    } else if meta.path.is_ident("with") {
+                        let module: Path = meta.value()?.parse::<LitStr>()?.parse()?;
+                        out.serialize_with = Some(syn::parse_quote!(#module::serialize));
+                        out.custom_deserialize = true;
+                    } else if meta.path.is_ident("serialize_with") {
+                        out.serialize_with = Some(meta.value()?.parse::<LitStr>()?.parse()?);
+                    } else if meta.path.is_ident("deserialize_with") {
+                        out.custom_deserialize = true;
+                        skip_value(&meta)?;
+                    } else if meta.path.is_ident("default") {
+                        out.serde_default = true;
+                        skip_value(&meta)?;
+                    } else if meta.path.is_ident("skip") || meta.path.is_ident("skip_serializing") {
+                        out.serde_skip = true;
+                    } else if meta.path.is_ident("flatten") {
+                        out.serde_flatten = true;
+                    } else {
+                        skip_value(&meta)?;
+                    }
+                    Ok(())
+                });
+            }
+        }
+        out
+    }
+}
+
+/// Reads `autogen = uuid` (a known kind) or `autogen = path::to::function`.
+fn autogen(path: &Path) -> syn::Result<Spanned<Autogen>> {
+    let span = syn::spanned::Spanned::span(path);
+    let value = match path.get_ident().map(Ident::to_string).as_deref() {
+        Some("uuid") => Autogen::Uuid,
+        Some("uuid_v7") => Autogen::UuidV7,
+        Some("timestamp") => Autogen::Timestamp,
+        Some("count") => Autogen::Count,
+        Some(other) => {
+            let hint = crate::validate::did_you_mean(other, AUTOGEN_KINDS.iter().copied());
+            return Err(syn::Error::new(
+                span,
+                format!(
+                    "unknown autogen kind `{other}`{hint}; expected one of {}, or a path to a \
+                     function such as `self::{other}`",
+                    AUTOGEN_KINDS.join(", ")
+                ),
+            ));
+        }
+        None => Autogen::Function(path.clone()),
+    };
+    Ok(Spanned { value, span })
+}
+
+fn set_once<T>(meta: &ParseNestedMeta, slot: &mut Option<T>, value: T) -> syn::Result<()> {
+    if slot.is_some() {
+        return Err(meta.error(format!("duplicate `{}`", path_text(&meta.path))));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+/// `rename = "x"` or `rename(serialize = "x", deserialize = "y")`: the name items are written with.
+fn serialize_name(meta: &ParseNestedMeta) -> syn::Result<Option<String>> {
+    if meta.input.peek(syn::Token![=]) {
+        return Ok(Some(meta.value()?.parse::<LitStr>()?.value()));
+    }
+    let mut name = None;
+    meta.parse_nested_meta(|inner| {
+        let value = inner.value()?.parse::<LitStr>()?.value();
+        if inner.path.is_ident("serialize") {
+            name = Some(value);
+        }
+        Ok(())
+    })?;
+    Ok(name)
+}
+
+fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
+    if meta.input.peek(syn::Token![=]) {
+        meta.value()?.parse::<syn::Expr>()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        meta.parse_nested_meta(|inner| skip_value(&inner))?;
+    }
+    Ok(())
+}
+
+fn path_text(path: &Path) -> String {
+    quote::quote!(#path).to_string().replace(' ', "")
+}

@@ -1,0 +1,101 @@
+//! The `Entity` impl: type name, templates, how create input becomes an entity, update stamps.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::key::{borrow_from_self, template_const};
+use super::new::is_supplied;
+use super::update::set_call;
+use super::{private, Names};
+use crate::ast::{Entity, Field};
+use crate::attr::Autogen;
+use crate::validate::Keys;
+
+pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
+    let private = private();
+    let ident = entity.ident;
+    let Names { key, new, update } = names;
+    let type_name = &keys.type_name;
+    let (pk, sk) = (template_const(&keys.pk.text), template_const(&keys.sk.text));
+    let borrow_key = borrow_from_self(entity, keys, names);
+    let fill = entity.fields.iter().map(|f| {
+        let name = f.ident;
+        let value = initial_value(f);
+        quote!(#name: #value)
+    });
+    let stamps: Vec<TokenStream> = entity
+        .fields
+        .iter()
+        .filter_map(|f| {
+            let value = generate(f, &f.attrs.on_update.as_ref()?.value);
+            let set = set_call(f, quote!(update), quote!(&value));
+            Some(quote! {{
+                let value = #value;
+                #set;
+            }})
+        })
+        .collect();
+    let stamp_update = (!stamps.is_empty()).then(|| {
+        quote! {
+            fn stamp_update(update: &mut #private::Update<'_, Self>, now: #private::OffsetDateTime) {
+                #(#stamps)*
+            }
+        }
+    });
+    let new_binding = if entity.fields.iter().any(is_supplied) {
+        quote!(new)
+    } else {
+        quote!(_)
+    };
+    quote! {
+        impl #private::Entity for #ident {
+            const TYPE: &'static str = #type_name;
+            const PARTITION_KEY: #private::Template<'static> = #pk;
+            const SORT_KEY: #private::Template<'static> = #sk;
+
+            type Key<'k> = #key<'k>;
+            type New = #new;
+            type Update<'t> = #update<'t>;
+
+            fn from_new(#new_binding: #new, now: #private::OffsetDateTime) -> Self {
+                let _ = now;
+                #ident {
+                    #(#fill,)*
+                }
+            }
+
+            #stamp_update
+
+            fn key(&self) -> #key<'_> {
+                #borrow_key
+            }
+        }
+    }
+}
+
+/// The value of a field in a newly created entity.
+fn initial_value(field: &Field) -> TokenStream {
+    let (private, name, ty) = (private(), field.ident, field.ty);
+    match (&field.attrs.on_create, &field.attrs.on_update) {
+        (Some(on_create), _) => generate(field, &on_create.value),
+        (None, Some(on_update)) => match on_update.value {
+            Autogen::Timestamp => {
+                quote!(<#ty as #private::GenerateTimestamp>::before_first_update(now))
+            }
+            _ => generate(field, &on_update.value),
+        },
+        (None, None) => quote!(new.#name),
+    }
+}
+
+/// The expression that generates a value of `field`'s type (`now` is in scope).
+fn generate(field: &Field, kind: &Autogen) -> TokenStream {
+    let (private, ty) = (private(), field.ty);
+    match kind {
+        Autogen::Uuid => quote!(<#ty as #private::GenerateId>::uuid_v4()),
+        Autogen::UuidV7 => quote!(<#ty as #private::GenerateId>::uuid_v7()),
+        Autogen::Timestamp => quote!(<#ty as #private::GenerateTimestamp>::timestamp(now)),
+        Autogen::Count => quote!(<#ty as #private::Counter>::zero()),
+        Autogen::Function(path) => quote!(#path()),
+    }
+}

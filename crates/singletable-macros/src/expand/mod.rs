@@ -1,0 +1,69 @@
+//! Code generation. Everything here runs after validation succeeded and only emits tokens.
+
+mod entity;
+mod key;
+mod new;
+mod update;
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::{DeriveInput, Ident};
+
+use crate::ast::Entity;
+use crate::ctxt::Ctxt;
+use crate::validate::{self, Keys};
+
+pub fn derive_entity(input: &DeriveInput) -> syn::Result<TokenStream> {
+    let mut cx = Ctxt::default();
+    let entity = Entity::from_ast(&mut cx, input);
+    let keys = entity
+        .as_ref()
+        .and_then(|e| validate::check(&mut cx, e, input));
+    cx.check()?;
+    // Validation reports every problem it finds, so both are present here.
+    let (Some(entity), Some(keys)) = (entity, keys) else {
+        return Ok(TokenStream::new());
+    };
+    let names = Names::of(entity.ident);
+    let key = key::expand(&entity, &keys, &names);
+    let new = new::expand(&entity, &names);
+    let update = update::expand(&entity, &keys, &names);
+    let entity_impl = entity::expand(&entity, &keys, &names);
+    Ok(quote! {
+        #key
+        #new
+        #update
+        #[doc(hidden)]
+        const _: () = {
+            #entity_impl
+        };
+    })
+}
+
+/// Names of the generated types.
+struct Names {
+    key: Ident,
+    new: Ident,
+    update: Ident,
+}
+
+impl Names {
+    fn of(entity: &Ident) -> Self {
+        Names {
+            key: format_ident!("{entity}Key"),
+            new: format_ident!("New{entity}"),
+            update: format_ident!("{entity}Update"),
+        }
+    }
+}
+
+/// The hidden path generated code reaches the runtime through.
+fn private() -> TokenStream {
+    quote!(::singletable::__private)
+}
+
+/// Which fields are in a key, by index.
+fn in_key(keys: &Keys) -> impl Fn(usize) -> bool {
+    let fields = keys.fields();
+    move |i| fields.contains(&i)
+}

@@ -1,0 +1,115 @@
+//! `<Entity>Update<'t>`: the typed update builder. Setters exist only for fields outside the key;
+//! `add_*`/`subtract_*` only for numeric fields; `remove_*` only for `Option` fields.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::{in_key, private, Names};
+use crate::ast::{Entity, Field};
+use crate::validate::{is_numeric, is_option, Keys};
+
+pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
+    let private = private();
+    let (ident, vis, update) = (entity.ident, entity.vis, &names.update);
+    let in_key = in_key(keys);
+    let setters = entity
+        .fields
+        .iter()
+        .enumerate()
+        .filter(|(i, f)| !in_key(*i) && f.attrs.on_update.is_none() && !f.attrs.serde_skip)
+        .map(|(_, f)| setters(f));
+    let doc = format!(
+        "An update of one [`{ident}`], started by `{ident}::update` and sent with [`send`]({update}::send)."
+    );
+    quote! {
+        #[doc = #doc]
+        #[must_use = "an update does nothing until `send()` is awaited"]
+        #vis struct #update<'t>(#private::Update<'t, #ident>);
+
+        impl<'t> ::core::convert::From<#private::Update<'t, #ident>> for #update<'t> {
+            fn from(update: #private::Update<'t, #ident>) -> Self {
+                #update(update)
+            }
+        }
+
+        impl<'t> #update<'t> {
+            #(#setters)*
+
+            /// Sends the update; returns the entity as stored afterwards, or
+            /// `Error::NotFound` when there is no item at the key (none is created).
+            pub async fn send(self) -> #private::Result<#ident> {
+                self.0.send().await
+            }
+        }
+    }
+}
+
+fn setters(field: &Field) -> TokenStream {
+    let (name, ty, stored) = (field.ident, field.ty, &field.stored_name);
+    let raw = name.to_string();
+    let raw = raw.trim_start_matches("r#");
+    let set = format_ident!("set_{raw}");
+    let store = set_call(field, quote!(self.0), quote!(&value));
+    let mut out = quote! {
+        #[doc = concat!("Sets `", #raw, "`.")]
+        pub fn #set(mut self, value: impl ::core::convert::Into<#ty>) -> Self {
+            let value: #ty = value.into();
+            #store;
+            self
+        }
+    };
+    if is_option(ty) {
+        let remove = format_ident!("remove_{raw}");
+        out.extend(quote! {
+            #[doc = concat!("Removes `", #raw, "` (it reads back as `None`).")]
+            pub fn #remove(mut self) -> Self {
+                self.0.remove(#stored);
+                self
+            }
+        });
+    }
+    if is_numeric(ty) {
+        let amount = option_inner(ty);
+        let (add, subtract) = (format_ident!("add_{raw}"), format_ident!("subtract_{raw}"));
+        out.extend(quote! {
+            #[doc = concat!("Adds `amount` to `", #raw, "` atomically.")]
+            pub fn #add(mut self, amount: #amount) -> Self {
+                self.0.add(#stored, amount);
+                self
+            }
+
+            #[doc = concat!("Subtracts `amount` from `", #raw, "` atomically.")]
+            pub fn #subtract(mut self, amount: #amount) -> Self {
+                self.0.subtract(#stored, amount);
+                self
+            }
+        });
+    }
+    out
+}
+
+/// Stores `value` (an expression of type `&T`) in `update` (an `Update`), through the field's
+/// `serialize_with` when it has one, so the attribute matches what `Serialize` writes.
+pub fn set_call(field: &Field, update: TokenStream, value: TokenStream) -> TokenStream {
+    let stored = &field.stored_name;
+    match &field.attrs.serialize_with {
+        Some(with) => quote!(#update.set_with(#stored, #value, #with)),
+        None => quote!(#update.set(#stored, #value)),
+    }
+}
+
+/// `T` for `Option<T>`, else the type itself.
+fn option_inner(ty: &syn::Type) -> &syn::Type {
+    if let syn::Type::Path(path) = ty {
+        if let Some(segment) = path.path.segments.last() {
+            if segment.ident == "Option" {
+                if let syn::PathArguments::AngleBracketed(args) = &segment.arguments {
+                    if let Some(syn::GenericArgument::Type(inner)) = args.args.first() {
+                        return inner;
+                    }
+                }
+            }
+        }
+    }
+    ty
+}

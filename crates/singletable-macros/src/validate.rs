@@ -1,0 +1,252 @@
+//! Every rule the derive can check at compile time, each error spanned at the user's tokens.
+
+use singletable_keys::{Template, TemplateError};
+use syn::LitStr;
+
+use crate::ast::{Entity, Field};
+use crate::attr::Autogen;
+use crate::ctxt::Ctxt;
+
+/// A key template checked against the struct.
+pub struct Key {
+    /// The template text, valid for [`Template::parse`].
+    pub text: String,
+    /// For each placeholder, in order, the index of the field that fills it.
+    pub fields: Vec<usize>,
+}
+
+/// The entity's checked key templates.
+pub struct Keys {
+    pub type_name: String,
+    pub pk: Key,
+    pub sk: Key,
+}
+
+impl Keys {
+    /// Indices of the fields used in a key, in first-use order, without repeats.
+    pub fn fields(&self) -> Vec<usize> {
+        let mut out: Vec<usize> = Vec::new();
+        for &i in self.pk.fields.iter().chain(&self.sk.fields) {
+            if !out.contains(&i) {
+                out.push(i);
+            }
+        }
+        out
+    }
+}
+
+/// Attribute names the table keeps for itself.
+const RESERVED: &[&str] = &["_type", "_timestamp"];
+
+pub fn check(cx: &mut Ctxt, entity: &Entity, input: &syn::DeriveInput) -> Option<Keys> {
+    let attrs = &entity.attrs;
+    let type_name = match &attrs.type_name {
+        Some(lit) if lit.value().is_empty() => {
+            cx.error_spanned_by(lit, "entity `type` cannot be empty");
+            None
+        }
+        Some(lit) => Some(lit.value()),
+        None => {
+            cx.error_spanned_by(
+                &input.ident,
+                "missing `#[entity(type = \"...\")]`: the `_type` every item of this entity carries",
+            );
+            None
+        }
+    };
+    let pk = key(cx, entity, attrs.pk.as_ref(), "pk", input);
+    let sk = key(cx, entity, attrs.sk.as_ref(), "sk", input);
+    let keys = Keys {
+        type_name: type_name?,
+        pk: pk?,
+        sk: sk?,
+    };
+    let key_fields = keys.fields();
+    for (i, field) in entity.fields.iter().enumerate() {
+        check_field(cx, field, key_fields.contains(&i), attrs.serde_default);
+    }
+    check_params(cx, entity);
+    Some(keys)
+}
+
+fn key(
+    cx: &mut Ctxt,
+    entity: &Entity,
+    lit: Option<&LitStr>,
+    which: &str,
+    input: &syn::DeriveInput,
+) -> Option<Key> {
+    let Some(lit) = lit else {
+        cx.error_spanned_by(
+            &input.ident,
+            format!(
+                "missing `#[entity({which} = \"...\")]`: every entity needs a {which} template"
+            ),
+        );
+        return None;
+    };
+    let text = lit.value();
+    let template = match Template::parse(&text) {
+        Ok(template) => template,
+        Err(error) => {
+            let hint = match error {
+                TemplateError::Empty => {
+                    "; write literal text and `<field>` placeholders, like `TENANT#<tenant_id>`"
+                }
+                _ => "",
+            };
+            cx.error_spanned_by(lit, format!("invalid {which} template: {error}{hint}"));
+            return None;
+        }
+    };
+    let mut fields = Vec::new();
+    for param in template.params() {
+        match entity.fields.iter().position(|f| f.param_name() == param) {
+            Some(i) => fields.push(i),
+            None => {
+                let hint = did_you_mean(param, entity.fields.iter().map(|f| f.param_name()));
+                cx.error_spanned_by(
+                    lit,
+                    format!("unknown placeholder `<{param}>` in {which}: no field `{param}`{hint}"),
+                );
+            }
+        }
+    }
+    (fields.len() == template.params().count()).then_some(Key { text, fields })
+}
+
+fn check_field(cx: &mut Ctxt, field: &Field, in_key: bool, container_default: bool) {
+    let name = field.ident;
+    if in_key {
+        if is_option(field.ty) {
+            cx.error_spanned_by(
+                field.ty,
+                format!("`{name}` is used in a key, so it cannot be an `Option`: every key part must have a value"),
+            );
+        }
+        if field.attrs.serde_skip || field.attrs.serde_flatten {
+            cx.error_spanned_by(name, format!("`{name}` is used in a key, so it must be stored: remove `#[serde(skip)]`/`#[serde(flatten)]`"));
+        }
+        if let Some(on_update) = &field.attrs.on_update {
+            cx.push(syn::Error::new(
+                on_update.span,
+                format!("`{name}` is used in a key, and keys never change: it cannot be generated on update"),
+            ));
+        }
+    }
+    if is_option(field.ty)
+        && field.attrs.custom_deserialize
+        && !field.attrs.serde_default
+        && !container_default
+    {
+        cx.error_spanned_by(
+            name,
+            format!("`{name}` is an `Option` read with a custom serde function, which does not read an absent attribute as `None`; add `#[serde(default)]`"),
+        );
+    }
+    if field.attrs.serde_flatten {
+        cx.error_spanned_by(name, "`#[serde(flatten)]` is not supported in an entity: its attribute names are not known at compile time");
+    }
+    if RESERVED.contains(&field.stored_name.as_str()) {
+        cx.error_spanned_by(
+            name,
+            format!(
+                "`{name}` would be stored as `{}`, an attribute the table reserves; rename it",
+                field.stored_name
+            ),
+        );
+    }
+    if let Some(on_update) = &field.attrs.on_update {
+        if !matches!(on_update.value, Autogen::Timestamp | Autogen::Function(_)) {
+            cx.push(syn::Error::new(
+                on_update.span,
+                "`on_update` takes `timestamp` or a path to a function",
+            ));
+        }
+    }
+}
+
+fn check_params(cx: &mut Ctxt, entity: &Entity) {
+    for (i, field) in entity.fields.iter().enumerate() {
+        let name = field.param_name();
+        if let Some(first) = entity.fields[..i].iter().find(|f| f.param_name() == name) {
+            let span = field
+                .attrs
+                .param
+                .as_ref()
+                .map_or(field.ident.span(), LitStr::span);
+            cx.push(syn::Error::new(
+                span,
+                format!(
+                    "fields `{}` and `{}` both fill `<{name}>`",
+                    first.ident, field.ident
+                ),
+            ));
+        }
+    }
+}
+
+/// `; did you mean `x`?` when a candidate is close to `name`, else nothing.
+pub fn did_you_mean<S: AsRef<str>>(name: &str, candidates: impl Iterator<Item = S>) -> String {
+    candidates
+        .map(|c| (strsim::damerau_levenshtein(name, c.as_ref()), c))
+        .filter(|(distance, c)| *distance <= (name.len().max(c.as_ref().len()) / 3).max(1))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, c)| format!("; did you mean `{}`?", c.as_ref()))
+        .unwrap_or_default()
+}
+
+pub fn is_option(ty: &syn::Type) -> bool {
+    last_segment(ty).is_some_and(|s| s.ident == "Option")
+}
+
+/// Integer and float types, and `Option`s of them: the fields that get `add_`/`subtract_`.
+pub fn is_numeric(ty: &syn::Type) -> bool {
+    let Some(segment) = last_segment(ty) else {
+        return false;
+    };
+    if segment.ident == "Option" {
+        if let syn::PathArguments::AngleBracketed(args) = &segment.arguments {
+            if let Some(syn::GenericArgument::Type(inner)) = args.args.first() {
+                return is_numeric(inner);
+            }
+        }
+        return false;
+    }
+    const NUMBERS: &[&str] = &[
+        "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize",
+        "f32", "f64",
+    ];
+    NUMBERS.iter().any(|n| segment.ident == n)
+}
+
+fn last_segment(ty: &syn::Type) -> Option<&syn::PathSegment> {
+    match ty {
+        syn::Type::Path(path) if path.qself.is_none() => path.path.segments.last(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names_only() {
+        let fields = ["tenant_id", "id", "name"];
+        assert_eq!(
+            did_you_mean("tenat_id", fields.iter()),
+            "; did you mean `tenant_id`?"
+        );
+        assert_eq!(did_you_mean("nme", fields.iter()), "; did you mean `name`?");
+        assert_eq!(did_you_mean("organization", fields.iter()), "");
+    }
+
+    #[test]
+    fn numeric_types() {
+        assert!(is_numeric(&syn::parse_quote!(i64)));
+        assert!(is_numeric(&syn::parse_quote!(Option<u32>)));
+        assert!(!is_numeric(&syn::parse_quote!(String)));
+        assert!(!is_numeric(&syn::parse_quote!(Option<String>)));
+    }
+}

@@ -1,0 +1,44 @@
+//! Integration tests against a real DynamoDB Local, one module per capability. DynamoDB Local
+//! starts once for the whole binary (or `DYNAMODB_ENDPOINT` is used); each test has its own table.
+
+mod crud;
+mod model;
+
+use singletable::Table;
+use singletable_local::DynamoDbLocal;
+
+/// A fresh table with the default layout (`pk`/`sk`, `#`, type index).
+async fn table(prefix: &str) -> Table {
+    table_with(prefix, |builder| builder).await
+}
+
+/// A fresh table whose description is adjusted by `configure`.
+async fn table_with(
+    prefix: &str,
+    configure: impl FnOnce(singletable::TableBuilder) -> singletable::TableBuilder,
+) -> Table {
+    let local = DynamoDbLocal::shared().expect("DynamoDB Local starts");
+    let (client, name) = local.fresh_table(prefix).await.expect("table is created");
+    configure(Table::builder(client, name).type_index(singletable_local::TYPE_INDEX)).build()
+}
+
+/// Every item in the table, as the plain SDK returns it.
+async fn raw_items(table: &Table) -> Vec<singletable::item::Item> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = table
+            .client()
+            .scan()
+            .table_name(table.name())
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan");
+        items.extend(page.items.unwrap_or_default());
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            return items;
+        }
+    }
+}

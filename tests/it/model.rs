@@ -1,0 +1,69 @@
+//! Entities of the seed's multi-tenant SaaS model, shared by the test modules.
+
+use serde::{Deserialize, Serialize};
+use singletable::Entity;
+use time::OffsetDateTime;
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Plan {
+    Free,
+    Pro,
+    Enterprise,
+}
+
+#[derive(Entity, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[entity(
+    type = "ORGANIZATION",
+    pk = "TENANT#<tenant_id>#ORG#<organization_id>",
+    sk = "#METADATA"
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Organization {
+    #[entity(autogen = uuid, param = "organization_id")]
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub plan: Plan,
+    pub max_users: i64,
+    pub description: Option<String>,
+    #[entity(autogen = count)]
+    pub member_count: i64,
+    #[entity(autogen = timestamp)]
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[entity(autogen(on_update = timestamp))]
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub updated_at: Option<OffsetDateTime>,
+}
+
+/// A user keyed by a caller-supplied email, so that two creates can collide.
+#[derive(Entity, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[entity(type = "USER", pk = "TENANT#<tenant_id>#USER#<email>", sk = "#PROFILE")]
+pub struct User {
+    pub tenant_id: String,
+    pub email: String,
+    pub display_name: String,
+    pub login_count: u32,
+    #[entity(autogen = uuid_v7)]
+    pub id: uuid::Uuid,
+    #[entity(autogen = timestamp)]
+    pub created_at: String,
+    #[entity(autogen = self::ticket)]
+    pub ticket: String,
+}
+
+pub fn ticket() -> String {
+    "T-0001".to_owned()
+}
+
+/// A project under a team, with a numeric sort key part and an optional numeric field.
+#[derive(Entity, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[entity(type = "PROJECT", pk = "TEAM#<team_id>", sk = "PROJECT#<seq>")]
+pub struct Project {
+    pub team_id: uuid::Uuid,
+    pub seq: u32,
+    pub title: String,
+    pub budget: Option<f64>,
+    pub tags: Vec<String>,
+}
