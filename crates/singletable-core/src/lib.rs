@@ -26,6 +26,9 @@ pub mod __private {
     pub use singletable_keys::Segment;
     pub use time::OffsetDateTime;
 
-    /// Fails to compile, at the field's type, when the type cannot be a key part.
-    pub const fn assert_key_part<T: KeyPart + ?Sized>() {}
+    /// A key field's value as a key part; generic so that a field type that is not a key part
+    /// is reported at the field's type.
+    pub fn key_part<T: KeyPart>(value: &T) -> &dyn KeyPart {
+        value
+    }
 }

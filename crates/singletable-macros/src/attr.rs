@@ -22,6 +22,8 @@ pub struct Container {
     pub rename_all: Option<String>,
     /// `#[serde(default)]` on the struct: absent attributes read as the default.
     pub serde_default: bool,
+    /// `#[entity(...)]` did not parse: what is missing may just be unread.
+    pub malformed: bool,
 }
 
 /// A generated value, as written in `autogen = ...`.
@@ -81,6 +83,7 @@ impl Container {
                     set_once(&meta, slot, meta.value()?.parse()?)
                 });
                 if let Err(e) = result {
+                    out.malformed = true;
                     cx.push(e);
                 }
             } else if attr.path().is_ident(sym::SERDE) {
@@ -179,15 +182,15 @@ fn autogen(path: &Path) -> syn::Result<Spanned<Autogen>> {
         Some("timestamp") => Autogen::Timestamp,
         Some("count") => Autogen::Count,
         Some(other) => {
-            let hint = crate::validate::did_you_mean(other, AUTOGEN_KINDS.iter().copied());
-            return Err(syn::Error::new(
-                span,
-                format!(
-                    "unknown autogen kind `{other}`{hint}; expected one of {}, or a path to a \
+            let message = match crate::validate::did_you_mean(other, AUTOGEN_KINDS.iter()) {
+                Some(kind) => format!("unknown autogen kind `{other}`; did you mean `{kind}`?"),
+                None => format!(
+                    "unknown autogen kind `{other}`; expected one of {}, or a path to a \
                      function such as `self::{other}`",
                     AUTOGEN_KINDS.join(", ")
                 ),
-            ));
+            };
+            return Err(syn::Error::new(span, message));
         }
         None => Autogen::Function(path.clone()),
     };

@@ -47,10 +47,12 @@ pub fn check(cx: &mut Ctxt, entity: &Entity, input: &syn::DeriveInput) -> Option
         }
         Some(lit) => Some(lit.value()),
         None => {
-            cx.error_spanned_by(
-                &input.ident,
-                "missing `#[entity(type = \"...\")]`: the `_type` every item of this entity carries",
-            );
+            if !attrs.malformed {
+                cx.error_spanned_by(
+                    &input.ident,
+                    "missing `#[entity(type = \"...\")]`: the `_type` every item of this entity carries",
+                );
+            }
             None
         }
     };
@@ -65,7 +67,7 @@ pub fn check(cx: &mut Ctxt, entity: &Entity, input: &syn::DeriveInput) -> Option
     for (i, field) in entity.fields.iter().enumerate() {
         check_field(cx, field, key_fields.contains(&i), attrs.serde_default);
     }
-    check_params(cx, entity);
+    check_params(cx, entity, &key_fields);
     Some(keys)
 }
 
@@ -77,6 +79,9 @@ fn key(
     input: &syn::DeriveInput,
 ) -> Option<Key> {
     let Some(lit) = lit else {
+        if entity.attrs.malformed {
+            return None;
+        }
         cx.error_spanned_by(
             &input.ident,
             format!(
@@ -104,7 +109,9 @@ fn key(
         match entity.fields.iter().position(|f| f.param_name() == param) {
             Some(i) => fields.push(i),
             None => {
-                let hint = did_you_mean(param, entity.fields.iter().map(|f| f.param_name()));
+                let hint = did_you_mean(param, entity.fields.iter().map(|f| f.param_name()))
+                    .map(|name| format!("; did you mean `{name}`?"))
+                    .unwrap_or_default();
                 cx.error_spanned_by(
                     lit,
                     format!("unknown placeholder `<{param}>` in {which}: no field `{param}`{hint}"),
@@ -166,8 +173,16 @@ fn check_field(cx: &mut Ctxt, field: &Field, in_key: bool, container_default: bo
     }
 }
 
-fn check_params(cx: &mut Ctxt, entity: &Entity) {
+fn check_params(cx: &mut Ctxt, entity: &Entity, key_fields: &[usize]) {
     for (i, field) in entity.fields.iter().enumerate() {
+        if let Some(param) = &field.attrs.param {
+            if !key_fields.contains(&i) {
+                cx.error_spanned_by(
+                    param,
+                    format!("`<{}>` is not a placeholder of pk or sk", param.value()),
+                );
+            }
+        }
         let name = field.param_name();
         if let Some(first) = entity.fields[..i].iter().find(|f| f.param_name() == name) {
             let span = field
@@ -186,14 +201,16 @@ fn check_params(cx: &mut Ctxt, entity: &Entity) {
     }
 }
 
-/// `; did you mean `x`?` when a candidate is close to `name`, else nothing.
-pub fn did_you_mean<S: AsRef<str>>(name: &str, candidates: impl Iterator<Item = S>) -> String {
+/// The candidate closest to `name`, when one is close enough to be a typo of it.
+pub fn did_you_mean<S: AsRef<str>>(
+    name: &str,
+    candidates: impl Iterator<Item = S>,
+) -> Option<String> {
     candidates
         .map(|c| (strsim::damerau_levenshtein(name, c.as_ref()), c))
         .filter(|(distance, c)| *distance <= (name.len().max(c.as_ref().len()) / 3).max(1))
         .min_by_key(|(distance, _)| *distance)
-        .map(|(_, c)| format!("; did you mean `{}`?", c.as_ref()))
-        .unwrap_or_default()
+        .map(|(_, c)| c.as_ref().to_owned())
 }
 
 pub fn is_option(ty: &syn::Type) -> bool {
@@ -235,11 +252,11 @@ mod tests {
     fn suggests_close_names_only() {
         let fields = ["tenant_id", "id", "name"];
         assert_eq!(
-            did_you_mean("tenat_id", fields.iter()),
-            "; did you mean `tenant_id`?"
+            did_you_mean("tenat_id", fields.iter()).as_deref(),
+            Some("tenant_id")
         );
-        assert_eq!(did_you_mean("nme", fields.iter()), "; did you mean `name`?");
-        assert_eq!(did_you_mean("organization", fields.iter()), "");
+        assert_eq!(did_you_mean("nme", fields.iter()).as_deref(), Some("name"));
+        assert_eq!(did_you_mean("organization", fields.iter()), None);
     }
 
     #[test]

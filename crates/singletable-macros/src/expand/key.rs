@@ -1,9 +1,8 @@
 //! The typed key struct, `<Entity>Key<'k>`, and its `EntityKey` impl.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::{format_ident, quote};
 use singletable_keys::{Segment, Template};
-use syn::spanned::Spanned;
 
 use super::{private, Names};
 use crate::ast::{Entity, Field};
@@ -23,16 +22,19 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
     );
     let values = |k: &Key| {
         let fields = k.fields.iter().map(|&i| {
-            let name = format_ident!("{}", entity.fields[i].param_name());
-            quote!(&self.#name)
+            let field = &entity.fields[i];
+            let name = format_ident!("{}", field.param_name());
+            // The field's own type tokens: a type that is not a key part is reported there.
+            if is_string(field.ty) {
+                quote!(#private::key_part(&self.#name))
+            } else {
+                let ty = field.ty;
+                quote!(#private::key_part::<#ty>(self.#name))
+            }
         });
         quote!(&[#(#fields),*])
     };
     let (pk_values, sk_values) = (values(&keys.pk), values(&keys.sk));
-    let assertions = fields.iter().map(|f| {
-        let ty = f.ty;
-        quote_spanned!(ty.span()=> #private::assert_key_part::<#ty>();)
-    });
     let definition = if fields.is_empty() {
         quote! {
             #[doc = #doc]
@@ -58,8 +60,6 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
 
         #[doc(hidden)]
         const _: () = {
-            #(#assertions)*
-
             impl<'k> #private::EntityKey for #key<'k> {
                 fn item_key(&self, separator: char) -> #private::Result<#private::ItemKey> {
                     #private::render_key::<#ident>(#pk_values, #sk_values, separator)
@@ -71,13 +71,15 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
 
 /// `&'k str` for a `String` field, `&'k T` for any other.
 fn key_type(ty: &syn::Type) -> TokenStream {
-    let is_string =
-        matches!(ty, syn::Type::Path(p) if p.qself.is_none() && p.path.is_ident("String"));
-    if is_string {
+    if is_string(ty) {
         quote!(&'k str)
     } else {
         quote!(&'k #ty)
     }
+}
+
+fn is_string(ty: &syn::Type) -> bool {
+    matches!(ty, syn::Type::Path(p) if p.qself.is_none() && p.path.is_ident("String"))
 }
 
 /// The constructor expression of the key borrowed from `self`'s fields.

@@ -1,0 +1,11 @@
+use serde::{Deserialize, Serialize};
+use singletable::Entity;
+
+#[derive(Entity, Serialize, Deserialize)]
+#[entity(type = "ORG", pk = "ORG#<id>", sk = "#METADATA")]
+struct Organization {
+    id: String,
+    #[entity(autogen = count)]
+    member_count: String,
+}
+fn main() {}

@@ -1,0 +1,10 @@
+use serde::{Deserialize, Serialize};
+use singletable::Entity;
+
+#[derive(Entity, Serialize, Deserialize)]
+#[entity(type = "ORG", pk = "ORG#<id>", sk = "#METADATA")]
+struct Organization {
+    #[entity(autogen(on_update = timestamp))]
+    id: String,
+}
+fn main() {}

@@ -1,0 +1,10 @@
+use serde::{Deserialize, Serialize};
+use singletable::Entity;
+
+#[derive(Entity, Serialize, Deserialize)]
+#[entity(type = "ORG", pk = "ORG#<organization_id>", sk = "#METADATA")]
+struct Organization {
+    #[entity(param = "org_id")]
+    id: String,
+}
+fn main() {}

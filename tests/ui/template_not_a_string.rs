@@ -1,0 +1,9 @@
+use serde::{Deserialize, Serialize};
+use singletable::Entity;
+
+#[derive(Entity, Serialize, Deserialize)]
+#[entity(type = "ORG", pk = ORG, sk = "#METADATA")]
+struct Organization {
+    id: String,
+}
+fn main() {}
