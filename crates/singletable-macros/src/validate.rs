@@ -58,17 +58,21 @@ pub fn check(cx: &mut Ctxt, entity: &Entity, input: &syn::DeriveInput) -> Option
     };
     let pk = key(cx, entity, attrs.pk.as_ref(), "pk", input);
     let sk = key(cx, entity, attrs.sk.as_ref(), "sk", input);
-    let keys = Keys {
-        type_name: type_name?,
-        pk: pk?,
-        sk: sk?,
-    };
-    let key_fields = keys.fields();
+    // Field rules run even when a template failed, so every mistake shows at once.
+    let key_fields: Vec<usize> = pk
+        .iter()
+        .chain(&sk)
+        .flat_map(|k| k.fields.clone())
+        .collect();
     for (i, field) in entity.fields.iter().enumerate() {
         check_field(cx, field, key_fields.contains(&i), attrs.serde_default);
     }
     check_params(cx, entity, &key_fields);
-    Some(keys)
+    Some(Keys {
+        type_name: type_name?,
+        pk: pk?,
+        sk: sk?,
+    })
 }
 
 fn key(
@@ -247,6 +251,74 @@ fn last_segment(ty: &syn::Type) -> Option<&syn::PathSegment> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs the model and validation on `input`; the error messages, or the checked keys.
+    fn check_input(input: syn::DeriveInput) -> Result<Keys, Vec<String>> {
+        let mut cx = Ctxt::default();
+        let keys = Entity::from_ast(&mut cx, &input).and_then(|e| check(&mut cx, &e, &input));
+        match cx.check() {
+            Ok(()) => Ok(keys.expect("no error means keys")),
+            Err(errors) => Err(errors.into_iter().map(|e| e.to_string()).collect()),
+        }
+    }
+
+    #[test]
+    fn maps_placeholders_to_fields_through_param() {
+        let keys = check_input(syn::parse_quote! {
+            #[entity(type = "ORGANIZATION", pk = "TENANT#<tenant_id>#ORG#<organization_id>", sk = "#METADATA")]
+            struct Organization {
+                #[entity(autogen = uuid, param = "organization_id")]
+                id: String,
+                tenant_id: String,
+                name: String,
+            }
+        })
+        .unwrap();
+        assert_eq!(keys.type_name, "ORGANIZATION");
+        assert_eq!(keys.pk.fields, [1, 0]);
+        assert!(keys.sk.fields.is_empty());
+        assert_eq!(keys.fields(), [1, 0]);
+    }
+
+    #[test]
+    fn reports_every_error_at_once() {
+        let Err(errors) = check_input(syn::parse_quote! {
+            #[entity(type = "TEAM", pk = "ORG#<org>", sk = "TEAM#<idd>")]
+            struct Team {
+                id: Option<String>,
+                #[serde(rename = "_timestamp")]
+                made: String,
+            }
+        }) else {
+            panic!("expected errors");
+        };
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].contains("unknown placeholder `<org>` in pk"));
+        assert!(errors[1].contains("`<idd>` in sk: no field `idd`; did you mean `id`?"));
+        assert!(errors[2].contains("`made` would be stored as `_timestamp`"));
+    }
+
+    #[test]
+    fn serde_names_follow_rename_all_and_rename() {
+        let input: syn::DeriveInput = syn::parse_quote! {
+            #[entity(type = "T", pk = "T#<member_id>", sk = "#M")]
+            #[serde(rename_all = "camelCase")]
+            struct T {
+                member_id: String,
+                #[serde(rename = "n")]
+                display_name: String,
+                r#type: String,
+            }
+        };
+        let mut cx = Ctxt::default();
+        let entity = Entity::from_ast(&mut cx, &input).unwrap();
+        let names: Vec<&str> = entity
+            .fields
+            .iter()
+            .map(|f| f.stored_name.as_str())
+            .collect();
+        assert_eq!(names, ["memberId", "n", "type"]);
+    }
 
     #[test]
     fn suggests_close_names_only() {
