@@ -3,6 +3,7 @@
 
 mod crud;
 mod model;
+mod query;
 
 use singletable::Table;
 use singletable_local::DynamoDbLocal;

@@ -67,3 +67,76 @@ pub struct Project {
     pub budget: Option<f64>,
     pub tags: Vec<String>,
 }
+
+/// A team in an organization's partition (`TEAM#<id>`), next to the organization's metadata.
+#[derive(Entity, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[entity(
+    type = "TEAM",
+    pk = "TENANT#<tenant_id>#ORG#<organization_id>",
+    sk = "TEAM#<id>"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct Team {
+    #[entity(autogen = uuid)]
+    pub id: String,
+    pub tenant_id: String,
+    pub organization_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    #[entity(autogen = count)]
+    pub member_count: i64,
+}
+
+/// A team member, whose sort key starts with its team's (`TEAM#<team_id>#MEMBER#<id>`).
+#[derive(Entity, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[entity(
+    type = "TEAM_MEMBER",
+    pk = "TENANT#<tenant_id>#ORG#<organization_id>",
+    sk = "TEAM#<team_id>#MEMBER#<id>",
+    range(name = "of_team", begins_with = "TEAM#<team_id>#MEMBER#")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamMember {
+    #[entity(autogen = uuid)]
+    pub id: String,
+    pub tenant_id: String,
+    pub organization_id: String,
+    pub team_id: String,
+    pub username: String,
+    pub role: String,
+}
+
+/// Events of a stream with a zero-padded sequence sort key, one range query per operator.
+#[derive(Entity, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[entity(
+    type = "EVENT",
+    pk = "STREAM#<stream>",
+    sk = "SEQ#<seq>",
+    range(name = "at", eq = "SEQ#<seq>"),
+    range(name = "seq_prefix", begins_with = "SEQ#<seq>"),
+    range(name = "between", between = "SEQ#<seq>"),
+    range(name = "before", lt = "SEQ#<seq>"),
+    range(name = "up_to", le = "SEQ#<seq>"),
+    range(name = "after", gt = "SEQ#<seq>"),
+    range(name = "from", ge = "SEQ#<seq>")
+)]
+pub struct Event {
+    pub stream: String,
+    pub seq: String,
+    pub kind: String,
+    pub size: i64,
+    pub note: Option<String>,
+    pub labels: Vec<String>,
+}
+
+/// Another entity in an event stream's partition, sorted between its events.
+#[derive(Entity, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[entity(type = "MARKER", pk = "STREAM#<stream>", sk = "SEQ#<seq>#MARKER")]
+pub struct Marker {
+    pub stream: String,
+    pub seq: String,
+}
+
+pub fn seq(n: usize) -> String {
+    format!("{n:05}")
+}

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use crate::error::{ItemKey, Result};
 use crate::ops;
+use crate::ops::query::{self, Query};
 use crate::ops::update::Update;
 use crate::table::Table;
 
@@ -37,6 +38,10 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     type New: Send;
     /// The typed update builder, with setters for the fields that are not part of the key.
     type Update<'t>: From<Update<'t, Self>>;
+    /// The typed partition: one field per placeholder of the partition key template.
+    type Partition<'k>: PartitionKey;
+    /// The typed query builder, with the entity's named range queries.
+    type Query<'t>: From<Query<'t, Self>>;
 
     /// Builds the entity from its create input, filling the auto-generated fields.
     #[doc(hidden)]
@@ -84,6 +89,35 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     fn update<'t>(table: &'t Table, key: Self::Key<'_>) -> Self::Update<'t> {
         Self::Update::from(Update::new(table, key.item_key(table.separator())))
     }
+
+    /// Starts a query of this entity's items in one partition. Items of other entities that
+    /// share the partition are never returned.
+    fn query<'t>(table: &'t Table, partition: Self::Partition<'_>) -> Self::Query<'t> {
+        let pk = partition.partition_key(table.separator());
+        Self::Query::from(Query::partition(table, pk))
+    }
+
+    /// Every item of this entity, oldest first, through the table's type index.
+    fn list_all(table: &Table) -> Query<'_, Self> {
+        Query::type_index(table)
+    }
+
+    /// The items of this entity created between `from` and `to` (both included), oldest first,
+    /// through the table's type index.
+    fn list_by_creation(
+        table: &Table,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Query<'_, Self> {
+        Query::type_index(table).sort_key(query::creation_range(from, to))
+    }
+}
+
+/// A typed partition of an entity, generated as `<Entity>Partition`.
+pub trait PartitionKey: Send + Sync {
+    /// Renders the partition key, refusing invalid values with
+    /// [`Error::InvalidKey`](crate::Error::InvalidKey).
+    fn partition_key(&self, separator: char) -> Result<String>;
 }
 
 /// A typed key of an entity, generated as `<Entity>Key`.

@@ -73,6 +73,22 @@ pub enum Error {
         attribute: String,
     },
 
+    /// A page cursor was refused: altered, from another query, or pointing outside the query.
+    #[error("invalid cursor for {entity}: {source}")]
+    InvalidCursor {
+        entity: &'static str,
+        #[source]
+        source: crate::cursor::CursorError,
+    },
+
+    /// A request that cannot be made as asked (no type index declared, a page of zero items,
+    /// a consistent read on an index).
+    #[error("invalid request for {entity}: {reason}")]
+    InvalidRequest {
+        entity: &'static str,
+        reason: String,
+    },
+
     /// An update with nothing to change.
     #[error("update of {entity} {key} changes no field")]
     EmptyUpdate { entity: &'static str, key: ItemKey },

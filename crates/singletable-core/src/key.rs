@@ -21,6 +21,20 @@ pub fn render_key<E: Entity>(
     })
 }
 
+/// Renders `E`'s partition key template.
+pub fn render_partition<E: Entity>(values: &[&dyn KeyPart], separator: char) -> Result<String> {
+    render::<E>(&E::PARTITION_KEY, values, separator, MAX_PARTITION_KEY)
+}
+
+/// Renders a sort-key template of one of `E`'s range queries.
+pub fn render_sort<E: Entity>(
+    template: &Template<'_>,
+    values: &[&dyn KeyPart],
+    separator: char,
+) -> Result<String> {
+    render::<E>(template, values, separator, MAX_SORT_KEY)
+}
+
 fn render<E: Entity>(
     template: &Template<'_>,
     values: &[&dyn KeyPart],

@@ -4,25 +4,35 @@
 //! Use it through the `singletable` crate, which re-exports this one with the derive macros.
 
 pub mod autogen;
+mod cursor;
 mod entity;
 mod error;
+mod expr;
 pub mod item;
 mod key;
 mod ops;
+mod schema;
 mod table;
 
-pub use entity::{Entity, EntityKey};
+pub use cursor::CursorError;
+pub use entity::{Entity, EntityKey, PartitionKey};
 pub use error::{Error, ItemKey, Result};
+pub use expr::{Field, Filter};
+pub use ops::query::{Page, Query, SortKey};
 pub use ops::update::{SerializeWith, Update};
 pub use singletable_keys::{self as keys, FromKeyPart, KeyPart, Template};
-pub use table::{Table, TableBuilder};
+pub use table::{Index, Table, TableBuilder};
 
 /// What generated code calls. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::autogen::{Counter, GenerateId, GenerateTimestamp};
-    pub use crate::key::render_key;
-    pub use crate::{Entity, EntityKey, Error, ItemKey, KeyPart, Result, Table, Template, Update};
+    pub use crate::key::{render_key, render_partition, render_sort};
+    pub use crate::{
+        Entity, EntityKey, Error, Field, Filter, ItemKey, KeyPart, Page, PartitionKey, Query,
+        Result, SerializeWith, SortKey, Table, Template, Update,
+    };
+    pub use futures::Stream;
     pub use singletable_keys::Segment;
     pub use time::OffsetDateTime;
 
@@ -31,4 +41,72 @@ pub mod __private {
     pub fn key_part<T: KeyPart>(value: &T) -> &dyn KeyPart {
         value
     }
+
+    /// Gives a generated `<Entity>Query` wrapper the builder and run methods of [`Query`].
+    #[macro_export]
+    #[doc(hidden)]
+    macro_rules! __query_wrapper {
+        ($wrapper:ident, $entity:ty) => {
+            impl<'t> $wrapper<'t> {
+                /// Narrows the query with a raw condition on the sort key text.
+                pub fn sort_key(self, condition: $crate::SortKey) -> Self {
+                    $wrapper(self.0.sort_key(condition))
+                }
+
+                /// Keeps only items matching `filter` (built from the entity's `FIELDS`).
+                pub fn filter(self, filter: $crate::Filter<$entity>) -> Self {
+                    $wrapper(self.0.filter(filter))
+                }
+
+                /// Returns at most `limit` items from `all` and `stream`.
+                pub fn limit(self, limit: usize) -> Self {
+                    $wrapper(self.0.limit(limit))
+                }
+
+                /// Reads in descending sort-key order.
+                pub fn descending(self) -> Self {
+                    $wrapper(self.0.descending())
+                }
+
+                /// Reads with strong consistency.
+                pub fn consistent_read(self) -> Self {
+                    $wrapper(self.0.consistent_read())
+                }
+
+                /// Every matching item, following pages to the end.
+                pub async fn all(self) -> $crate::Result<::std::vec::Vec<$entity>> {
+                    self.0.all().await
+                }
+
+                /// Up to `size` items from `cursor` on, and the next page's cursor.
+                pub async fn page(
+                    self,
+                    size: usize,
+                    cursor: ::core::option::Option<&str>,
+                ) -> $crate::Result<$crate::Page<$entity>> {
+                    self.0.page(size, cursor).await
+                }
+
+                /// The matching items, read one page at a time as the stream is consumed.
+                pub fn stream(
+                    self,
+                ) -> impl $crate::__private::Stream<Item = $crate::Result<$entity>> + Send + 't
+                {
+                    self.0.stream()
+                }
+
+                /// The untyped query underneath.
+                pub fn into_query(self) -> $crate::Query<'t, $entity> {
+                    self.0
+                }
+            }
+
+            impl<'t> ::core::convert::From<$crate::Query<'t, $entity>> for $wrapper<'t> {
+                fn from(query: $crate::Query<'t, $entity>) -> Self {
+                    $wrapper(query)
+                }
+            }
+        };
+    }
+    pub use __query_wrapper as query_wrapper;
 }

@@ -30,6 +30,33 @@ struct Inner {
     sort_key: String,
     separator: char,
     type_index: Option<String>,
+    indexes: Vec<Index>,
+    cursor_secret: Secret,
+}
+
+/// A global secondary index entities can declare keys for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Index {
+    /// The index name.
+    pub name: String,
+    /// Its partition key attribute.
+    pub partition_key: String,
+    /// Its sort key attribute.
+    pub sort_key: String,
+}
+
+/// Bytes that never show in `Debug` output or logs.
+#[derive(Default)]
+struct Secret(Vec<u8>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "<none>"
+        } else {
+            "<redacted>"
+        })
+    }
 }
 
 impl Table {
@@ -43,6 +70,8 @@ impl Table {
                 sort_key: "sk".into(),
                 separator: singletable_keys::DEFAULT_SEPARATOR,
                 type_index: None,
+                indexes: Vec::new(),
+                cursor_secret: Secret::default(),
             },
         }
     }
@@ -76,6 +105,20 @@ impl Table {
     pub fn type_index(&self) -> Option<&str> {
         self.inner.type_index.as_deref()
     }
+
+    /// The secondary indexes entities can declare keys for.
+    pub fn indexes(&self) -> &[Index] {
+        &self.inner.indexes
+    }
+
+    /// The index called `name`.
+    pub fn index(&self, name: &str) -> Option<&Index> {
+        self.inner.indexes.iter().find(|index| index.name == name)
+    }
+
+    pub(crate) fn cursor_secret(&self) -> &[u8] {
+        &self.inner.cursor_secret.0
+    }
 }
 
 /// Builds a [`Table`].
@@ -106,6 +149,31 @@ impl TableBuilder {
     /// The global secondary index keyed on `_type` (hash) and `_timestamp` (range).
     pub fn type_index(mut self, name: impl Into<String>) -> Self {
         self.inner.type_index = Some(name.into());
+        self
+    }
+
+    /// A global secondary index with string keys `partition_key`/`sort_key`, which entities
+    /// fill with `#[entity(index(name = "...", pk = "...", sk = "..."))]`.
+    pub fn index(
+        mut self,
+        name: impl Into<String>,
+        partition_key: impl Into<String>,
+        sort_key: impl Into<String>,
+    ) -> Self {
+        self.inner.indexes.push(Index {
+            name: name.into(),
+            partition_key: partition_key.into(),
+            sort_key: sort_key.into(),
+        });
+        self
+    }
+
+    /// The key that signs page cursors, so that a cursor handed to a client comes back unaltered.
+    /// Without one, cursors still only resume their own query within its partition, but a
+    /// client that knows the format could forge a position inside that partition. Use the same
+    /// secret in every process that serves the same cursors.
+    pub fn cursor_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.inner.cursor_secret = Secret(secret.into());
         self
     }
 

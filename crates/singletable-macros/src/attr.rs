@@ -13,18 +13,48 @@ pub mod sym {
     pub const SERDE: &str = "serde";
 }
 
-/// `#[entity(type = "...", pk = "...", sk = "...")]` on the struct.
+/// `#[entity(type = "...", pk = "...", sk = "...", range(...)...)]` on the struct.
 #[derive(Default)]
 pub struct Container {
     pub type_name: Option<LitStr>,
     pub pk: Option<LitStr>,
     pub sk: Option<LitStr>,
+    pub ranges: Vec<Range>,
     pub rename_all: Option<String>,
     /// `#[serde(default)]` on the struct: absent attributes read as the default.
     pub serde_default: bool,
     /// `#[entity(...)]` did not parse: what is missing may just be unread.
     pub malformed: bool,
 }
+
+/// `range(name = "by_status", begins_with = "STATUS#<status>#")`: a named sort-key query.
+pub struct Range {
+    pub name: LitStr,
+    pub op: RangeOp,
+    pub template: LitStr,
+}
+
+/// The sort-key operator of a named range query.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum RangeOp {
+    Eq,
+    BeginsWith,
+    Between,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+pub const RANGE_OPS: &[(&str, RangeOp)] = &[
+    ("eq", RangeOp::Eq),
+    ("begins_with", RangeOp::BeginsWith),
+    ("between", RangeOp::Between),
+    ("lt", RangeOp::Lt),
+    ("le", RangeOp::Le),
+    ("gt", RangeOp::Gt),
+    ("ge", RangeOp::Ge),
+];
 
 /// A generated value, as written in `autogen = ...`.
 pub enum Autogen {
@@ -68,6 +98,10 @@ impl Container {
         for attr in attrs {
             if attr.path().is_ident(sym::ENTITY) {
                 let result = attr.parse_nested_meta(|meta| {
+                    if meta.path.is_ident("range") {
+                        out.ranges.push(range(&meta)?);
+                        return Ok(());
+                    }
                     let slot = if meta.path.is_ident("type") {
                         &mut out.type_name
                     } else if meta.path.is_ident("pk") {
@@ -76,7 +110,7 @@ impl Container {
                         &mut out.sk
                     } else {
                         return Err(meta.error(format!(
-                            "unknown entity attribute `{}`; expected `type`, `pk` or `sk`",
+                            "unknown entity attribute `{}`; expected `type`, `pk`, `sk` or `range`",
                             path_text(&meta.path)
                         )));
                     };
@@ -171,6 +205,33 @@ impl Field {
         }
         out
     }
+}
+
+fn range(meta: &ParseNestedMeta) -> syn::Result<Range> {
+    let (mut name, mut op) = (None, None);
+    meta.parse_nested_meta(|inner| {
+        if inner.path.is_ident("name") {
+            return set_once(&inner, &mut name, inner.value()?.parse()?);
+        }
+        let Some(&(_, kind)) = RANGE_OPS.iter().find(|(word, _)| inner.path.is_ident(word)) else {
+            let words: Vec<&str> = RANGE_OPS.iter().map(|(w, _)| *w).collect();
+            return Err(inner.error(format!(
+                "unknown range attribute `{}`; expected `name` or an operator: {}",
+                path_text(&inner.path),
+                words.join(", ")
+            )));
+        };
+        if op.is_some() {
+            return Err(inner.error("a range query has one operator"));
+        }
+        op = Some((kind, inner.value()?.parse()?));
+        Ok(())
+    })?;
+    let name = name.ok_or_else(|| meta.error("a range query needs `name = \"...\"`"))?;
+    let (op, template) = op.ok_or_else(|| {
+        meta.error("a range query needs an operator, like `begins_with = \"STATUS#<status>#\"`")
+    })?;
+    Ok(Range { name, op, template })
 }
 
 /// Reads `autogen = uuid` (a known kind) or `autogen = path::to::function`.

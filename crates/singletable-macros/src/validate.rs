@@ -1,10 +1,10 @@
 //! Every rule the derive can check at compile time, each error spanned at the user's tokens.
 
-use singletable_keys::{Template, TemplateError};
+use singletable_keys::{Segment, Template, TemplateError};
 use syn::LitStr;
 
 use crate::ast::{Entity, Field};
-use crate::attr::Autogen;
+use crate::attr::{self, Autogen, RangeOp};
 use crate::ctxt::Ctxt;
 
 /// A key template checked against the struct.
@@ -15,11 +15,19 @@ pub struct Key {
     pub fields: Vec<usize>,
 }
 
+/// A named range query checked against the sort key template.
+pub struct RangeQuery {
+    pub name: syn::Ident,
+    pub op: RangeOp,
+    pub key: Key,
+}
+
 /// The entity's checked key templates.
 pub struct Keys {
     pub type_name: String,
     pub pk: Key,
     pub sk: Key,
+    pub ranges: Vec<RangeQuery>,
 }
 
 impl Keys {
@@ -56,8 +64,8 @@ pub fn check(cx: &mut Ctxt, entity: &Entity, input: &syn::DeriveInput) -> Option
             None
         }
     };
-    let pk = key(cx, entity, attrs.pk.as_ref(), "pk", input);
-    let sk = key(cx, entity, attrs.sk.as_ref(), "sk", input);
+    let pk = key(cx, entity, attrs.pk.as_ref(), "pk");
+    let sk = key(cx, entity, attrs.sk.as_ref(), "sk");
     // Field rules run even when a template failed, so every mistake shows at once.
     let key_fields: Vec<usize> = pk
         .iter()
@@ -68,26 +76,34 @@ pub fn check(cx: &mut Ctxt, entity: &Entity, input: &syn::DeriveInput) -> Option
         check_field(cx, field, key_fields.contains(&i), attrs.serde_default);
     }
     check_params(cx, entity, &key_fields);
+    let sk = sk?;
+    let mut ranges: Vec<RangeQuery> = Vec::new();
+    for range in &attrs.ranges {
+        if let Some(query) = range_query(cx, entity, range, &sk) {
+            if ranges.iter().any(|r| r.name == query.name) {
+                cx.error_spanned_by(
+                    &range.name,
+                    format!("duplicate range query `{}`", query.name),
+                );
+            }
+            ranges.push(query);
+        }
+    }
     Some(Keys {
         type_name: type_name?,
         pk: pk?,
-        sk: sk?,
+        sk,
+        ranges,
     })
 }
 
-fn key(
-    cx: &mut Ctxt,
-    entity: &Entity,
-    lit: Option<&LitStr>,
-    which: &str,
-    input: &syn::DeriveInput,
-) -> Option<Key> {
+fn key(cx: &mut Ctxt, entity: &Entity, lit: Option<&LitStr>, which: &str) -> Option<Key> {
     let Some(lit) = lit else {
         if entity.attrs.malformed {
             return None;
         }
         cx.error_spanned_by(
-            &input.ident,
+            entity.ident,
             format!(
                 "missing `#[entity({which} = \"...\")]`: every entity needs a {which} template"
             ),
@@ -124,6 +140,88 @@ fn key(
         }
     }
     (fields.len() == template.params().count()).then_some(Key { text, fields })
+}
+
+/// Methods every generated query has; a range query cannot take their names.
+const QUERY_METHODS: &[&str] = &[
+    "sort_key",
+    "filter",
+    "limit",
+    "descending",
+    "consistent_read",
+    "all",
+    "page",
+    "stream",
+    "into_query",
+];
+
+fn range_query(
+    cx: &mut Ctxt,
+    entity: &Entity,
+    range: &attr::Range,
+    sk: &Key,
+) -> Option<RangeQuery> {
+    let name_text = range.name.value();
+    let name = match syn::parse_str::<syn::Ident>(&name_text) {
+        Ok(name) if !QUERY_METHODS.contains(&name_text.as_str()) => name,
+        Ok(_) => {
+            cx.error_spanned_by(
+                &range.name,
+                format!("`{name_text}` is a method every query has; choose another name"),
+            );
+            return None;
+        }
+        Err(_) => {
+            cx.error_spanned_by(&range.name, format!("`{name_text}` is not a method name"));
+            return None;
+        }
+    };
+    let key = key(
+        cx,
+        entity,
+        Some(&range.template),
+        &format!("range `{name_text}`"),
+    )?;
+    let (Ok(ours), Ok(theirs)) = (Template::parse(&key.text), Template::parse(&sk.text)) else {
+        return None;
+    };
+    if !is_prefix(
+        ours.segments(),
+        theirs.segments(),
+        range.op == RangeOp::BeginsWith,
+    ) {
+        cx.error_spanned_by(
+            &range.template,
+            format!(
+                "range `{name_text}`: `{}` is not a prefix of the sort key template `{}`, so it cannot select its items",
+                key.text, sk.text
+            ),
+        );
+        return None;
+    }
+    Some(RangeQuery {
+        name,
+        op: range.op,
+        key,
+    })
+}
+
+/// Whether `ours` selects keys of `theirs`: the same segments, where the last literal of a
+/// `begins_with` may be the start of theirs.
+fn is_prefix(ours: &[Segment], theirs: &[Segment], begins_with: bool) -> bool {
+    if ours.len() > theirs.len() {
+        return false;
+    }
+    let last = ours.len().saturating_sub(1);
+    ours.iter()
+        .zip(theirs)
+        .enumerate()
+        .all(|(i, pair)| match pair {
+            (Segment::Literal(a), Segment::Literal(b)) if i == last && begins_with => {
+                b.starts_with(a)
+            }
+            (a, b) => a == b,
+        })
 }
 
 fn check_field(cx: &mut Ctxt, field: &Field, in_key: bool, container_default: bool) {

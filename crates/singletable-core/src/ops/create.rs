@@ -15,7 +15,7 @@ pub(crate) async fn create<E: Entity>(table: &Table, new: E::New) -> Result<E> {
     let entity = E::from_new(new, now);
     let key = entity.key().item_key(table.separator())?;
     let item = item::encode(&entity, key, now, table)?;
-    let span = span::<E>(table, "PutItem");
+    let span = span(table, "PutItem", E::TYPE);
     let result = table
         .client()
         .put_item()
@@ -43,6 +43,6 @@ pub(crate) async fn create<E: Entity>(table: &Table, new: E::New) -> Result<E> {
                 key: entity.key().item_key(table.separator())?,
             })
         }
-        Err(error) => Err(sdk_error::<E, _, _>(table, "PutItem", error)),
+        Err(error) => Err(sdk_error(table, "PutItem", E::TYPE, error)),
     }
 }

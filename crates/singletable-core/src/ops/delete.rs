@@ -14,7 +14,7 @@ use crate::table::Table;
 /// by mistake must not let one entity delete another's items).
 pub(crate) async fn delete<E: Entity>(table: &Table, key: Result<ItemKey>) -> Result<Option<E>> {
     let key = key?;
-    let span = span::<E>(table, "DeleteItem");
+    let span = span(table, "DeleteItem", E::TYPE);
     let result = table
         .client()
         .delete_item()
@@ -49,6 +49,6 @@ pub(crate) async fn delete<E: Entity>(table: &Table, key: Result<ItemKey>) -> Re
                 reason: format!("the item at this key is not a `{}`", E::TYPE),
             })
         }
-        Err(error) => Err(sdk_error::<E, _, _>(table, "DeleteItem", error)),
+        Err(error) => Err(sdk_error(table, "DeleteItem", E::TYPE, error)),
     }
 }

@@ -10,7 +10,7 @@ use crate::table::Table;
 
 pub(crate) async fn get<E: Entity>(table: &Table, key: Result<ItemKey>) -> Result<Option<E>> {
     let key = item::key_item(key?, table);
-    let span = span::<E>(table, "GetItem");
+    let span = span(table, "GetItem", E::TYPE);
     let output = table
         .client()
         .get_item()
@@ -20,7 +20,7 @@ pub(crate) async fn get<E: Entity>(table: &Table, key: Result<ItemKey>) -> Resul
         .send()
         .instrument(span.clone())
         .await
-        .map_err(|e| sdk_error::<E, _, _>(table, "GetItem", e))?;
+        .map_err(|e| sdk_error(table, "GetItem", E::TYPE, e))?;
     record_capacity(&span, output.consumed_capacity());
     output
         .item

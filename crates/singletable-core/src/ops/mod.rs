@@ -5,23 +5,22 @@ pub mod create;
 pub mod delete;
 pub mod get;
 pub mod put;
+pub mod query;
 pub mod update;
 
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
 use tracing::Span;
 
-use crate::entity::Entity;
 use crate::error::Error;
 use crate::table::Table;
 
 /// The span of one request. Its `consumed_capacity` is filled from the response.
-fn span<E: Entity>(table: &Table, operation: &'static str) -> Span {
+fn span(table: &Table, operation: &'static str, entity: &'static str) -> Span {
     tracing::debug_span!(
         "dynamodb",
         operation,
         table = table.name(),
-        entity = E::TYPE,
+        entity,
         consumed_capacity = tracing::field::Empty,
     )
 }
@@ -37,18 +36,19 @@ fn record_capacity(span: &Span, consumed: Option<&ConsumedCapacity>) {
     }
 }
 
-fn sdk_error<E: Entity, O, R>(
+pub(crate) fn sdk_error<S>(
     table: &Table,
     operation: &'static str,
-    error: SdkError<O, R>,
+    entity: &'static str,
+    error: S,
 ) -> Error
 where
-    aws_sdk_dynamodb::Error: From<SdkError<O, R>>,
+    aws_sdk_dynamodb::Error: From<S>,
 {
     Error::Sdk {
         operation,
         table: table.name().to_owned(),
-        entity: E::TYPE,
+        entity,
         source: Box::new(error.into()),
     }
 }

@@ -14,7 +14,7 @@ use crate::table::Table;
 pub(crate) async fn put<E: Entity>(table: &Table, entity: &E) -> Result<()> {
     let key = entity.key().item_key(table.separator())?;
     let item = item::encode(entity, key, autogen::now(), table)?;
-    let span = span::<E>(table, "PutItem");
+    let span = span(table, "PutItem", E::TYPE);
     let output = table
         .client()
         .put_item()
@@ -24,7 +24,7 @@ pub(crate) async fn put<E: Entity>(table: &Table, entity: &E) -> Result<()> {
         .send()
         .instrument(span.clone())
         .await
-        .map_err(|e| sdk_error::<E, _, _>(table, "PutItem", e))?;
+        .map_err(|e| sdk_error(table, "PutItem", E::TYPE, e))?;
     record_capacity(&span, output.consumed_capacity());
     Ok(())
 }

@@ -155,7 +155,7 @@ impl<'t, E: Entity> Update<'t, E> {
             });
         }
 
-        let span = span::<E>(table, "UpdateItem");
+        let span = span(table, "UpdateItem", E::TYPE);
         let mut request = table
             .client()
             .update_item()
@@ -233,7 +233,7 @@ impl<'t, E: Entity> Update<'t, E> {
                         },
                     })
                 }
-                _ => Err(sdk_error::<E, _, _>(table, "UpdateItem", error)),
+                _ => Err(sdk_error(table, "UpdateItem", E::TYPE, error)),
             },
         }
     }

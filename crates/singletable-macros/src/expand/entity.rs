@@ -14,7 +14,14 @@ use crate::validate::Keys;
 pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
     let private = private();
     let ident = entity.ident;
-    let Names { key, new, update } = names;
+    let Names {
+        key,
+        partition,
+        new,
+        update,
+        query,
+        ..
+    } = names;
     let type_name = &keys.type_name;
     let (pk, sk) = (template_const(&keys.pk.text), template_const(&keys.sk.text));
     let borrow_key = borrow_from_self(entity, keys, names);
@@ -56,6 +63,8 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             type Key<'k> = #key<'k>;
             type New = #new;
             type Update<'t> = #update<'t>;
+            type Partition<'k> = #partition<'k>;
+            type Query<'t> = #query<'t>;
 
             fn from_new(#new_binding: #new, now: #private::OffsetDateTime) -> Self {
                 let _ = now;

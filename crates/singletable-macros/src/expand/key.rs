@@ -1,8 +1,10 @@
-//! The typed key struct, `<Entity>Key<'k>`, and its `EntityKey` impl.
+//! The borrowed parameter structs: `<Entity>Key<'k>` (every placeholder of pk and sk) with its
+//! `EntityKey` impl, and `<Entity>Partition<'k>` (the placeholders of pk) with `PartitionKey`.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use singletable_keys::{Segment, Template};
+use syn::Ident;
 
 use super::{private, Names};
 use crate::ast::{Entity, Field};
@@ -10,53 +12,19 @@ use crate::validate::{Key, Keys};
 
 pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
     let private = private();
-    let (ident, vis, key) = (entity.ident, entity.vis, &names.key);
-    let fields: Vec<&Field> = keys
-        .fields()
-        .into_iter()
-        .map(|i| &entity.fields[i])
-        .collect();
-    let doc = format!(
+    let ident = entity.ident;
+    let (key, partition) = (&names.key, &names.partition);
+    let key_doc = format!(
         "The key of [`{ident}`]: partition `{}`, sort `{}`.",
         keys.pk.text, keys.sk.text
     );
-    let values = |k: &Key| {
-        let fields = k.fields.iter().map(|&i| {
-            let field = &entity.fields[i];
-            let name = format_ident!("{}", field.param_name());
-            // The field's own type tokens: a type that is not a key part is reported there.
-            if is_string(field.ty) {
-                quote!(#private::key_part(&self.#name))
-            } else {
-                let ty = field.ty;
-                quote!(#private::key_part::<#ty>(self.#name))
-            }
-        });
-        quote!(&[#(#fields),*])
-    };
-    let (pk_values, sk_values) = (values(&keys.pk), values(&keys.sk));
-    let definition = if fields.is_empty() {
-        quote! {
-            #[doc = #doc]
-            #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-            #vis struct #key<'k>(::core::marker::PhantomData<&'k ()>);
-        }
-    } else {
-        let members = fields.iter().map(|f| {
-            let name = format_ident!("{}", f.param_name());
-            let ty = key_type(f.ty);
-            quote!(pub #name: #ty)
-        });
-        quote! {
-            #[doc = #doc]
-            #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-            #vis struct #key<'k> {
-                #(#members,)*
-            }
-        }
-    };
+    let partition_doc = format!("A partition of [`{ident}`]: `{}`.", keys.pk.text);
+    let key_struct = params_struct(entity, key, &keys.fields(), &key_doc);
+    let partition_struct = params_struct(entity, partition, &keys.pk.fields, &partition_doc);
+    let (pk_values, sk_values) = (values(entity, &keys.pk), values(entity, &keys.sk));
     quote! {
-        #definition
+        #key_struct
+        #partition_struct
 
         #[doc(hidden)]
         const _: () = {
@@ -65,12 +33,65 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
                     #private::render_key::<#ident>(#pk_values, #sk_values, separator)
                 }
             }
+
+            impl<'k> #private::PartitionKey for #partition<'k> {
+                fn partition_key(&self, separator: char) -> #private::Result<::std::string::String> {
+                    #private::render_partition::<#ident>(#pk_values, separator)
+                }
+            }
         };
     }
 }
 
+/// A struct of borrowed values, one per field in `fields` (named by its placeholder).
+fn params_struct(entity: &Entity, name: &Ident, fields: &[usize], doc: &str) -> TokenStream {
+    let vis = entity.vis;
+    if fields.is_empty() {
+        return quote! {
+            #[doc = #doc]
+            #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+            #vis struct #name<'k>(::core::marker::PhantomData<&'k ()>);
+        };
+    }
+    let members = fields.iter().map(|&i| {
+        let field = &entity.fields[i];
+        let param = format_ident!("{}", field.param_name());
+        let ty = borrowed_type(field.ty);
+        quote!(pub #param: #ty)
+    });
+    quote! {
+        #[doc = #doc]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #vis struct #name<'k> {
+            #(#members,)*
+        }
+    }
+}
+
+/// `&[value, ...]` for a template's placeholders, read from `self`'s fields of the same names.
+fn values(entity: &Entity, key: &Key) -> TokenStream {
+    let fields = key.fields.iter().map(|&i| {
+        let field = &entity.fields[i];
+        let name = format_ident!("{}", field.param_name());
+        key_part(field, quote!(self.#name))
+    });
+    quote!(&[#(#fields),*])
+}
+
+/// A `&dyn KeyPart` from `value`, an expression of the field's borrowed type. Written with the
+/// field's own type tokens, so a type that is not a key part is reported at the field.
+pub fn key_part(field: &Field, value: TokenStream) -> TokenStream {
+    let private = private();
+    if is_string(field.ty) {
+        quote!(#private::key_part(&#value))
+    } else {
+        let ty = field.ty;
+        quote!(#private::key_part::<#ty>(#value))
+    }
+}
+
 /// `&'k str` for a `String` field, `&'k T` for any other.
-fn key_type(ty: &syn::Type) -> TokenStream {
+pub fn borrowed_type(ty: &syn::Type) -> TokenStream {
     if is_string(ty) {
         quote!(&'k str)
     } else {

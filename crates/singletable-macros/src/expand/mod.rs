@@ -1,8 +1,10 @@
 //! Code generation. Everything here runs after validation succeeded and only emits tokens.
 
 mod entity;
+mod fields;
 mod key;
 mod new;
+mod query;
 mod update;
 
 use proc_macro2::TokenStream;
@@ -28,11 +30,15 @@ pub fn derive_entity(input: &DeriveInput) -> syn::Result<TokenStream> {
     let key = key::expand(&entity, &keys, &names);
     let new = new::expand(&entity, &names);
     let update = update::expand(&entity, &keys, &names);
+    let query = query::expand(&entity, &keys, &names);
+    let fields = fields::expand(&entity, &keys, &names);
     let entity_impl = entity::expand(&entity, &keys, &names);
     Ok(quote! {
         #key
         #new
         #update
+        #query
+        #fields
         #[doc(hidden)]
         const _: () = {
             #entity_impl
@@ -43,16 +49,22 @@ pub fn derive_entity(input: &DeriveInput) -> syn::Result<TokenStream> {
 /// Names of the generated types.
 struct Names {
     key: Ident,
+    partition: Ident,
     new: Ident,
     update: Ident,
+    query: Ident,
+    fields: Ident,
 }
 
 impl Names {
     fn of(entity: &Ident) -> Self {
         Names {
             key: format_ident!("{entity}Key"),
+            partition: format_ident!("{entity}Partition"),
             new: format_ident!("New{entity}"),
             update: format_ident!("{entity}Update"),
+            query: format_ident!("{entity}Query"),
+            fields: format_ident!("{entity}Fields"),
         }
     }
 }

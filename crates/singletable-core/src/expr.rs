@@ -1,0 +1,240 @@
+//! Typed filter expressions on an entity's non-key fields.
+//!
+//! The derive generates `<Entity>::FIELDS`, one [`Field`] per non-key field, typed by the field's
+//! Rust type; its methods build a [`Filter`], rendered with placeholders for names and values so
+//! no user text ever becomes expression syntax.
+
+use std::marker::PhantomData;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::Serialize;
+
+use crate::ops::update::SerializeWith;
+
+/// A field of entity `E` whose values are `T`, for building filters.
+pub struct Field<E, T> {
+    attribute: &'static str,
+    with: Option<SerializeWith<T>>,
+    entity: PhantomData<fn() -> E>,
+}
+
+impl<E, T> Clone for Field<E, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E, T> Copy for Field<E, T> {}
+
+impl<E, T> std::fmt::Debug for Field<E, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Field({})", self.attribute)
+    }
+}
+
+/// A condition on an item's attributes, combined with [`Filter::and`], [`Filter::or`] and
+/// [`Filter::not`].
+#[derive(Debug, Clone)]
+pub struct Filter<E> {
+    node: Node,
+    entity: PhantomData<fn() -> E>,
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    Compare(&'static str, &'static str, Operand),
+    Exists(&'static str, bool),
+    Function(&'static str, &'static str, Operand),
+    And(Box<Node>, Box<Node>),
+    Or(Box<Node>, Box<Node>),
+    Not(Box<Node>),
+}
+
+/// A value, or why it could not be encoded (reported when the query runs).
+type Operand = Result<AttributeValue, String>;
+
+impl<E, T: Serialize> Field<E, T> {
+    #[doc(hidden)]
+    pub const fn new(attribute: &'static str, with: Option<SerializeWith<T>>) -> Self {
+        Field {
+            attribute,
+            with,
+            entity: PhantomData,
+        }
+    }
+
+    /// The attribute name this field is stored under.
+    pub fn attribute(&self) -> &'static str {
+        self.attribute
+    }
+
+    fn operand(&self, value: &T) -> Operand {
+        let encoded = match self.with {
+            Some(with) => with(value, serde_dynamo::Serializer).map(Into::into),
+            None => serde_dynamo::to_attribute_value(value),
+        };
+        encoded.map_err(|e| format!("`{}`: {e}", self.attribute))
+    }
+
+    fn compare(&self, op: &'static str, value: impl Into<T>) -> Filter<E> {
+        Filter::new(Node::Compare(
+            self.attribute,
+            op,
+            self.operand(&value.into()),
+        ))
+    }
+
+    /// The field equals `value`.
+    pub fn eq(&self, value: impl Into<T>) -> Filter<E> {
+        self.compare("=", value)
+    }
+
+    /// The field differs from `value`.
+    pub fn ne(&self, value: impl Into<T>) -> Filter<E> {
+        self.compare("<>", value)
+    }
+
+    /// The field is less than `value`.
+    pub fn lt(&self, value: impl Into<T>) -> Filter<E> {
+        self.compare("<", value)
+    }
+
+    /// The field is less than or equal to `value`.
+    pub fn le(&self, value: impl Into<T>) -> Filter<E> {
+        self.compare("<=", value)
+    }
+
+    /// The field is greater than `value`.
+    pub fn gt(&self, value: impl Into<T>) -> Filter<E> {
+        self.compare(">", value)
+    }
+
+    /// The field is greater than or equal to `value`.
+    pub fn ge(&self, value: impl Into<T>) -> Filter<E> {
+        self.compare(">=", value)
+    }
+
+    /// The item has this attribute (an `Option` field is `Some`).
+    pub fn exists(&self) -> Filter<E> {
+        Filter::new(Node::Exists(self.attribute, true))
+    }
+
+    /// The item lacks this attribute (an `Option` field is `None`).
+    pub fn not_exists(&self) -> Filter<E> {
+        Filter::new(Node::Exists(self.attribute, false))
+    }
+
+    /// A string field starts with `prefix`.
+    pub fn begins_with(&self, prefix: &str) -> Filter<E> {
+        Filter::new(Node::Function(
+            "begins_with",
+            self.attribute,
+            Ok(AttributeValue::S(prefix.to_owned())),
+        ))
+    }
+
+    /// A string field contains `part`, or a list or set field contains the element `part`.
+    pub fn contains<V: Serialize>(&self, part: V) -> Filter<E> {
+        let operand = serde_dynamo::to_attribute_value(part)
+            .map_err(|e| format!("`{}`: {e}", self.attribute));
+        Filter::new(Node::Function("contains", self.attribute, operand))
+    }
+}
+
+impl<E> Filter<E> {
+    fn new(node: Node) -> Self {
+        Filter {
+            node,
+            entity: PhantomData,
+        }
+    }
+
+    /// Both conditions hold.
+    pub fn and(self, other: Filter<E>) -> Filter<E> {
+        Filter::new(Node::And(Box::new(self.node), Box::new(other.node)))
+    }
+
+    /// Either condition holds.
+    pub fn or(self, other: Filter<E>) -> Filter<E> {
+        Filter::new(Node::Or(Box::new(self.node), Box::new(other.node)))
+    }
+
+    /// The condition does not hold.
+    #[allow(clippy::should_implement_trait)]
+    pub fn not(self) -> Filter<E> {
+        Filter::new(Node::Not(Box::new(self.node)))
+    }
+
+    /// Renders the expression into `out`, adding names and values under unique placeholders.
+    pub(crate) fn render(&self, names: &mut Names, out: &mut String) -> Result<(), String> {
+        self.node.render(names, out)
+    }
+}
+
+/// Placeholders of one request's expressions: `#n0`/`:v0`, ...
+#[derive(Debug, Default)]
+pub(crate) struct Names {
+    pub(crate) names: Vec<(String, String)>,
+    pub(crate) values: Vec<(String, AttributeValue)>,
+}
+
+impl Names {
+    pub(crate) fn name(&mut self, attribute: &str) -> String {
+        if let Some((placeholder, _)) = self.names.iter().find(|(_, a)| a == attribute) {
+            return placeholder.clone();
+        }
+        let placeholder = format!("#n{}", self.names.len());
+        self.names.push((placeholder.clone(), attribute.to_owned()));
+        placeholder
+    }
+
+    pub(crate) fn value(&mut self, value: AttributeValue) -> String {
+        let placeholder = format!(":v{}", self.values.len());
+        self.values.push((placeholder.clone(), value));
+        placeholder
+    }
+}
+
+impl Node {
+    fn render(&self, names: &mut Names, out: &mut String) -> Result<(), String> {
+        match self {
+            Node::Compare(attribute, op, operand) => {
+                let name = names.name(attribute);
+                let value = names.value(operand.clone()?);
+                out.push_str(&format!("{name} {op} {value}"));
+            }
+            Node::Exists(attribute, exists) => {
+                let name = names.name(attribute);
+                let function = if *exists {
+                    "attribute_exists"
+                } else {
+                    "attribute_not_exists"
+                };
+                out.push_str(&format!("{function}({name})"));
+            }
+            Node::Function(function, attribute, operand) => {
+                let name = names.name(attribute);
+                let value = names.value(operand.clone()?);
+                out.push_str(&format!("{function}({name}, {value})"));
+            }
+            Node::And(a, b) | Node::Or(a, b) => {
+                let joiner = if matches!(self, Node::And(..)) {
+                    " AND "
+                } else {
+                    " OR "
+                };
+                out.push('(');
+                a.render(names, out)?;
+                out.push_str(joiner);
+                b.render(names, out)?;
+                out.push(')');
+            }
+            Node::Not(a) => {
+                out.push_str("(NOT ");
+                a.render(names, out)?;
+                out.push(')');
+            }
+        }
+        Ok(())
+    }
+}

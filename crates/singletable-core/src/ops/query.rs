@@ -1,0 +1,444 @@
+//! Queries: one entity's items in a partition (optionally narrowed by a sort-key condition), or
+//! every item of an entity type through the type index; read whole, by page, or as a stream.
+
+use std::collections::{HashMap, VecDeque};
+use std::marker::PhantomData;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use futures::stream::{self, Stream};
+use time::OffsetDateTime;
+use tracing::Instrument;
+
+use super::{capacity_request, record_capacity, sdk_error, span};
+use crate::cursor::{self, CursorError, Fingerprint};
+use crate::entity::Entity;
+use crate::error::{Error, Result};
+use crate::expr::{Filter, Names};
+use crate::item::{self, Item, TIMESTAMP_ATTRIBUTE, TYPE_ATTRIBUTE};
+use crate::table::Table;
+
+/// A condition on the sort key, on rendered key text.
+///
+/// Generated range queries build these from typed values; [`Query::sort_key`] takes one directly
+/// for what they do not cover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortKey {
+    /// The sort key equals the text.
+    Eq(String),
+    /// The sort key starts with the text.
+    BeginsWith(String),
+    /// The sort key lies between the two texts, both included.
+    Between(String, String),
+    /// The sort key is less than the text.
+    Lt(String),
+    /// The sort key is less than or equal to the text.
+    Le(String),
+    /// The sort key is greater than the text.
+    Gt(String),
+    /// The sort key is greater than or equal to the text.
+    Ge(String),
+}
+
+impl SortKey {
+    fn render(&self, name: &str, names: &mut Names) -> String {
+        let mut value = |text: &String| names.value(AttributeValue::S(text.clone()));
+        match self {
+            SortKey::Eq(v) => format!("{name} = {}", value(v)),
+            SortKey::BeginsWith(v) => format!("begins_with({name}, {})", value(v)),
+            SortKey::Between(a, b) => format!("{name} BETWEEN {} AND {}", value(a), value(b)),
+            SortKey::Lt(v) => format!("{name} < {}", value(v)),
+            SortKey::Le(v) => format!("{name} <= {}", value(v)),
+            SortKey::Gt(v) => format!("{name} > {}", value(v)),
+            SortKey::Ge(v) => format!("{name} >= {}", value(v)),
+        }
+    }
+
+    fn fingerprint(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+/// One page of a query: up to the requested number of items, and the cursor of the next page
+/// (`None` on the last page).
+#[derive(Debug, Clone)]
+pub struct Page<E> {
+    /// The items, in query order.
+    pub items: Vec<E>,
+    /// Pass to [`Query::page`] to read on; opaque and URL-safe.
+    pub cursor: Option<String>,
+}
+
+/// Where a query reads.
+#[derive(Debug, Clone)]
+enum Source {
+    /// The base table, one partition, items of the entity's type.
+    Partition(String),
+    /// The type index: every item of the entity's type, by creation time.
+    TypeIndex,
+}
+
+/// A query of one entity's items, built by the generated `<Entity>::query` and range queries or
+/// by [`Entity::list_all`](crate::Entity::list_all), run by [`all`](Self::all),
+/// [`page`](Self::page) or [`stream`](Self::stream).
+#[must_use = "a query does nothing until it is run"]
+#[derive(Debug)]
+pub struct Query<'t, E> {
+    table: &'t Table,
+    source: Source,
+    sort: Option<SortKey>,
+    filter: Option<Filter<E>>,
+    limit: Option<usize>,
+    descending: bool,
+    consistent: bool,
+    error: Option<Error>,
+    entity: PhantomData<fn() -> E>,
+}
+
+impl<'t, E: Entity> Query<'t, E> {
+    /// Items of `E` in the partition `pk` (already rendered, or the error rendering it gave).
+    pub fn partition(table: &'t Table, pk: Result<String>) -> Self {
+        let (source, error) = match pk {
+            Ok(pk) => (Source::Partition(pk), None),
+            Err(e) => (Source::Partition(String::new()), Some(e)),
+        };
+        Query::new(table, source, error)
+    }
+
+    /// Every item of `E`, oldest first, through the table's type index.
+    pub fn type_index(table: &'t Table) -> Self {
+        let error = table.type_index().is_none().then(|| Error::InvalidRequest {
+            entity: E::TYPE,
+            reason:
+                "the table has no type index; declare it with `Table::builder(..).type_index(name)`"
+                    .into(),
+        });
+        Query::new(table, Source::TypeIndex, error)
+    }
+
+    fn new(table: &'t Table, source: Source, error: Option<Error>) -> Self {
+        Query {
+            table,
+            source,
+            sort: None,
+            filter: None,
+            limit: None,
+            descending: false,
+            consistent: false,
+            error,
+            entity: PhantomData,
+        }
+    }
+
+    /// The table this query reads.
+    pub fn table(&self) -> &'t Table {
+        self.table
+    }
+
+    /// Narrows the query with a condition on the sort key (`_timestamp` on the type index).
+    /// A second condition replaces the first.
+    pub fn sort_key(mut self, condition: SortKey) -> Self {
+        self.sort = Some(condition);
+        self
+    }
+
+    /// Keeps an error found while building, to report when the query runs.
+    #[doc(hidden)]
+    pub fn sort_key_or_error(self, condition: Result<SortKey>) -> Self {
+        match condition {
+            Ok(condition) => self.sort_key(condition),
+            Err(error) => self.fail(error),
+        }
+    }
+
+    fn fail(mut self, error: Error) -> Self {
+        self.error.get_or_insert(error);
+        self
+    }
+
+    /// Keeps only items matching `filter`. DynamoDB applies filters after reading, so filtered
+    /// items still cost read capacity. A second filter is combined with `and`.
+    pub fn filter(mut self, filter: Filter<E>) -> Self {
+        self.filter = Some(match self.filter.take() {
+            Some(existing) => existing.and(filter),
+            None => filter,
+        });
+        self
+    }
+
+    /// Returns at most `limit` items from [`all`](Self::all) and [`stream`](Self::stream).
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Reads in descending sort-key order (newest first on the type index).
+    pub fn descending(mut self) -> Self {
+        self.descending = true;
+        self
+    }
+
+    /// Reads with strong consistency (not available on indexes).
+    pub fn consistent_read(mut self) -> Self {
+        self.consistent = true;
+        self
+    }
+
+    /// Every matching item, following pages to the end (or to [`limit`](Self::limit)).
+    pub async fn all(self) -> Result<Vec<E>> {
+        let limit = self.limit;
+        let request = self.prepare()?;
+        let mut items = Vec::new();
+        let mut start = None;
+        while limit != Some(items.len()) {
+            let (page, next) = request.send(start, limit.map(|l| l - items.len())).await?;
+            for item in page {
+                items.push(item::decode(item, request.table)?);
+            }
+            start = next;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(items)
+    }
+
+    /// Up to `size` matching items starting at `cursor` (`None` for the first page), and the
+    /// cursor of the next page. A page holds `size` items whenever that many remain, even when
+    /// other entities' items are interleaved in the partition.
+    pub async fn page(self, size: usize, cursor: Option<&str>) -> Result<Page<E>> {
+        let request = self.prepare()?;
+        if size == 0 {
+            return Err(Error::InvalidRequest {
+                entity: E::TYPE,
+                reason: "a page holds at least one item".into(),
+            });
+        }
+        let mut start = match cursor {
+            Some(cursor) => Some(request.open_cursor(cursor)?),
+            None => None,
+        };
+        let mut items = Vec::with_capacity(size);
+        loop {
+            // Asking for no more than are missing keeps the next cursor exact: DynamoDB stops
+            // right after the last item returned.
+            let (page, next) = request.send(start, Some(size - items.len())).await?;
+            for item in page {
+                items.push(item::decode(item, request.table)?);
+            }
+            start = next;
+            if start.is_none() || items.len() == size {
+                let cursor = start.map(|key| request.make_cursor(&key)).transpose()?;
+                return Ok(Page { items, cursor });
+            }
+        }
+    }
+
+    /// The matching items as a stream that reads one page at a time, as it is consumed.
+    pub fn stream(self) -> impl Stream<Item = Result<E>> + Send + 't {
+        struct State<'t, E> {
+            /// `None` once the last page was read (or the query failed to build).
+            request: Option<Prepared<'t>>,
+            start: Option<Item>,
+            buffer: VecDeque<Item>,
+            left: Option<usize>,
+            entity: PhantomData<fn() -> E>,
+        }
+        let (left, table) = (self.limit, self.table);
+        let (request, error) = match self.prepare() {
+            Ok(request) => (Some(request), None),
+            Err(error) => (None, Some(error)),
+        };
+        let state = State::<E> {
+            request,
+            start: None,
+            buffer: VecDeque::new(),
+            left,
+            entity: PhantomData,
+        };
+        let failed = stream::iter(error.map(Err));
+        let items = stream::try_unfold(state, move |mut state| async move {
+            loop {
+                if state.left == Some(0) {
+                    return Ok(None);
+                }
+                if let Some(item) = state.buffer.pop_front() {
+                    let entity = item::decode::<E>(item, table)?;
+                    state.left = state.left.map(|l| l - 1);
+                    return Ok(Some((entity, state)));
+                }
+                let Some(request) = &state.request else {
+                    return Ok(None);
+                };
+                let (page, next) = request.send(state.start.take(), state.left).await?;
+                state.buffer.extend(page);
+                state.start = next;
+                if state.start.is_none() {
+                    state.request = None;
+                }
+            }
+        });
+        futures::StreamExt::chain(failed, items)
+    }
+
+    /// Checks the query and builds the request every page reuses.
+    fn prepare(self) -> Result<Prepared<'t>> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        let table = self.table;
+        let mut names = Names::default();
+        let (index, partition_attribute, partition_value, sort_attribute) = match &self.source {
+            Source::Partition(pk) => (None, table.partition_key(), pk.clone(), table.sort_key()),
+            Source::TypeIndex => (
+                table.type_index(),
+                TYPE_ATTRIBUTE,
+                E::TYPE.to_owned(),
+                TIMESTAMP_ATTRIBUTE,
+            ),
+        };
+        if self.consistent && index.is_some() {
+            return Err(Error::InvalidRequest {
+                entity: E::TYPE,
+                reason: "indexes do not support consistent reads".into(),
+            });
+        }
+        let partition_name = names.name(partition_attribute);
+        let partition_placeholder = names.value(AttributeValue::S(partition_value.clone()));
+        let mut key_condition = format!("{partition_name} = {partition_placeholder}");
+        if let Some(sort) = &self.sort {
+            let sort_name = names.name(sort_attribute);
+            key_condition.push_str(" AND ");
+            key_condition.push_str(&sort.render(&sort_name, &mut names));
+        }
+
+        let mut filter = String::new();
+        if let Source::Partition(_) = self.source {
+            // A partition holds several entities, some with overlapping sort-key prefixes.
+            let type_name = names.name(TYPE_ATTRIBUTE);
+            let type_value = names.value(AttributeValue::S(E::TYPE.to_owned()));
+            filter = format!("{type_name} = {type_value}");
+        }
+        if let Some(user) = &self.filter {
+            if !filter.is_empty() {
+                filter.push_str(" AND ");
+            }
+            user.render(&mut names, &mut filter)
+                .map_err(|message| Error::Encode {
+                    entity: E::TYPE,
+                    field: "a filter value".into(),
+                    message,
+                })?;
+        }
+
+        let sort_text = self
+            .sort
+            .as_ref()
+            .map(SortKey::fingerprint)
+            .unwrap_or_default();
+        let fingerprint = Fingerprint::of(&[
+            table.name().as_bytes(),
+            index.unwrap_or_default().as_bytes(),
+            E::TYPE.as_bytes(),
+            partition_value.as_bytes(),
+            sort_text.as_bytes(),
+            &[u8::from(self.descending)],
+        ]);
+        Ok(Prepared {
+            table,
+            entity: E::TYPE,
+            index: index.map(str::to_owned),
+            key_condition,
+            filter: (!filter.is_empty()).then_some(filter),
+            names: names.names.into_iter().collect(),
+            values: names.values.into_iter().collect(),
+            forward: !self.descending,
+            consistent: self.consistent,
+            fingerprint,
+            partition_attribute: partition_attribute.to_owned(),
+            partition_value,
+        })
+    }
+}
+
+/// A query ready to send, page after page.
+struct Prepared<'t> {
+    table: &'t Table,
+    entity: &'static str,
+    index: Option<String>,
+    key_condition: String,
+    filter: Option<String>,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+    forward: bool,
+    consistent: bool,
+    fingerprint: Fingerprint,
+    partition_attribute: String,
+    partition_value: String,
+}
+
+impl Prepared<'_> {
+    /// One Query request: the items it returned and where the next one starts.
+    async fn send(
+        &self,
+        start: Option<Item>,
+        limit: Option<usize>,
+    ) -> Result<(Vec<Item>, Option<Item>)> {
+        let span = span(self.table, "Query", self.entity);
+        let limit = limit.map(|l| i32::try_from(l).unwrap_or(i32::MAX));
+        let output = self
+            .table
+            .client()
+            .query()
+            .table_name(self.table.name())
+            .set_index_name(self.index.clone())
+            .key_condition_expression(&self.key_condition)
+            .set_filter_expression(self.filter.clone())
+            .set_expression_attribute_names(Some(self.names.clone()))
+            .set_expression_attribute_values(Some(self.values.clone()))
+            .scan_index_forward(self.forward)
+            .consistent_read(self.consistent)
+            .set_limit(limit)
+            .set_exclusive_start_key(start)
+            .set_return_consumed_capacity(capacity_request(&span))
+            .send()
+            .instrument(span.clone())
+            .await
+            .map_err(|e| sdk_error(self.table, "Query", self.entity, e))?;
+        record_capacity(&span, output.consumed_capacity());
+        Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
+    }
+
+    fn make_cursor(&self, key: &Item) -> Result<String> {
+        cursor::encode(key, self.fingerprint, self.table.cursor_secret()).ok_or_else(|| {
+            Error::InvalidRequest {
+                entity: self.entity,
+                reason: "the table's keys are not strings, so no cursor can be made".into(),
+            }
+        })
+    }
+
+    fn open_cursor(&self, text: &str) -> Result<Item> {
+        let invalid = |source| Error::InvalidCursor {
+            entity: self.entity,
+            source,
+        };
+        let key =
+            cursor::decode(text, self.fingerprint, self.table.cursor_secret()).map_err(invalid)?;
+        let in_partition = key
+            .get(&self.partition_attribute)
+            .and_then(|v| v.as_s().ok())
+            .is_some_and(|v| *v == self.partition_value);
+        if !in_partition {
+            return Err(invalid(CursorError::OutsideQuery));
+        }
+        Ok(key)
+    }
+}
+
+/// Renders the bounds of a creation-time range on the type index.
+pub(crate) fn creation_range(from: OffsetDateTime, to: OffsetDateTime) -> SortKey {
+    let (mut a, mut b) = (String::new(), String::new());
+    singletable_keys::write_timestamp(from, &mut a);
+    singletable_keys::write_timestamp(to, &mut b);
+    SortKey::Between(a, b)
+}

@@ -1,0 +1,91 @@
+//! `<Entity>Query<'t>`: the typed query builder, with a method per named range query.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::key::{borrowed_type, key_part, template_const};
+use super::{private, Names};
+use crate::ast::Entity;
+use crate::attr::RangeOp;
+use crate::validate::{Keys, RangeQuery};
+
+pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
+    let private = private();
+    let (ident, vis, query) = (entity.ident, entity.vis, &names.query);
+    let doc = format!(
+        "A query of [`{ident}`] items in one partition, started by `{ident}::query`; run it with \
+         `all`, `page` or `stream`."
+    );
+    let ranges = keys.ranges.iter().map(|r| range_method(entity, r));
+    quote! {
+        #[doc = #doc]
+        #[must_use = "a query does nothing until it is run"]
+        #vis struct #query<'t>(#private::Query<'t, #ident>);
+
+        #private::query_wrapper!(#query, #ident);
+
+        impl<'t> #query<'t> {
+            #(#ranges)*
+        }
+    }
+}
+
+fn range_method(entity: &Entity, range: &RangeQuery) -> TokenStream {
+    let private = private();
+    let ident = entity.ident;
+    let name = &range.name;
+    let template = template_const(&range.key.text);
+    let fields: Vec<_> = range
+        .key
+        .fields
+        .iter()
+        .map(|&i| &entity.fields[i])
+        .collect();
+    // One rendering of the template from the given parameter names.
+    let render = |prefix: &str| {
+        let params: Vec<_> = fields
+            .iter()
+            .map(|f| format_ident!("{prefix}{}", f.param_name()))
+            .collect();
+        let types = fields.iter().map(|f| borrowed_type(f.ty));
+        let values = fields
+            .iter()
+            .zip(&params)
+            .map(|(f, p)| key_part(f, quote!(#p)));
+        let args = quote!(#(#params: #types),*);
+        let value = quote! {
+            #private::render_sort::<#ident>(&TEMPLATE, &[#(#values),*], separator)
+        };
+        (args, value)
+    };
+    let (op, doc) = match range.op {
+        RangeOp::Eq => (quote!(Eq), "equals"),
+        RangeOp::BeginsWith => (quote!(BeginsWith), "begins with"),
+        RangeOp::Lt => (quote!(Lt), "is less than"),
+        RangeOp::Le => (quote!(Le), "is at most"),
+        RangeOp::Gt => (quote!(Gt), "is greater than"),
+        RangeOp::Ge => (quote!(Ge), "is at least"),
+        RangeOp::Between => (quote!(Between), "is between"),
+    };
+    let doc = format!("Items whose sort key {doc} `{}`.", range.key.text);
+    let (args, condition) = if range.op == RangeOp::Between {
+        let (from_args, from) = render("from_");
+        let (to_args, to) = render("to_");
+        let condition = quote! {
+            #from.and_then(|from| ::core::result::Result::Ok(#private::SortKey::Between(from, #to?)))
+        };
+        (quote!(#from_args, #to_args), condition)
+    } else {
+        let (args, value) = render("");
+        (args, quote!(#value.map(#private::SortKey::#op)))
+    };
+    quote! {
+        #[doc = #doc]
+        pub fn #name<'k>(self, #args) -> Self {
+            const TEMPLATE: #private::Template<'static> = #template;
+            let separator = self.0.table().separator();
+            let condition = #condition;
+            Self(self.0.sort_key_or_error(condition))
+        }
+    }
+}
