@@ -43,3 +43,30 @@ async fn raw_items(table: &Table) -> Vec<singletable::item::Item> {
         }
     }
 }
+
+/// Runs `future` and counts the DynamoDB requests it made (one `dynamodb` span per request).
+async fn count_requests<F: std::future::Future>(future: F) -> (F::Output, usize) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tracing::instrument::WithSubscriber;
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+
+    struct Counter(Arc<AtomicUsize>);
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Counter {
+        fn on_new_span(
+            &self,
+            attrs: &tracing::span::Attributes<'_>,
+            _: &tracing::span::Id,
+            _: Context<'_, S>,
+        ) {
+            if attrs.metadata().name() == "dynamodb" {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    let count = Arc::new(AtomicUsize::new(0));
+    let subscriber = tracing_subscriber::registry().with(Counter(count.clone()));
+    let output = future.with_subscriber(subscriber).await;
+    (output, count.load(Ordering::SeqCst))
+}

@@ -411,3 +411,34 @@ async fn list_all_returns_an_entity_type_in_creation_order() {
         .unwrap_err();
     assert!(matches!(err, Error::InvalidRequest { .. }), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_stream_reads_pages_only_as_they_are_consumed() {
+    let table = table("query").await;
+    fill(&table, "s", 30, None).await;
+    let partition = EventPartition { stream: "s" };
+    let table = &table;
+    let take = |n: usize| async move {
+        let stream = Event::query(table, partition).page_size(5).stream();
+        futures::pin_mut!(stream);
+        let mut taken = Vec::new();
+        for _ in 0..n {
+            taken.push(stream.next().await.unwrap().unwrap());
+        }
+        taken
+    };
+    let (first, requests) = crate::count_requests(take(3)).await;
+    assert_eq!(seqs(&first), [0, 1, 2]);
+    assert_eq!(requests, 1, "only the first page was read");
+    let (first, requests) = crate::count_requests(take(12)).await;
+    assert_eq!(seqs(&first), (0..12).collect::<Vec<_>>());
+    assert_eq!(requests, 3);
+
+    let (all, requests) =
+        crate::count_requests(Event::query(table, partition).page_size(5).all()).await;
+    assert_eq!(all.unwrap().len(), 30);
+    assert_eq!(
+        requests, 7,
+        "six full pages and the empty one that ends the query"
+    );
+}

@@ -63,6 +63,11 @@ pub mod __private {
                     $wrapper(self.0.limit(limit))
                 }
 
+                /// Reads at most `size` items per request in `all` and `stream`.
+                pub fn page_size(self, size: usize) -> Self {
+                    $wrapper(self.0.page_size(size))
+                }
+
                 /// Reads in descending sort-key order.
                 pub fn descending(self) -> Self {
                     $wrapper(self.0.descending())

@@ -88,6 +88,7 @@ pub struct Query<'t, E> {
     sort: Option<SortKey>,
     filter: Option<Filter<E>>,
     limit: Option<usize>,
+    page_size: Option<usize>,
     descending: bool,
     consistent: bool,
     error: Option<Error>,
@@ -122,6 +123,7 @@ impl<'t, E: Entity> Query<'t, E> {
             sort: None,
             filter: None,
             limit: None,
+            page_size: None,
             descending: false,
             consistent: false,
             error,
@@ -171,6 +173,13 @@ impl<'t, E: Entity> Query<'t, E> {
         self
     }
 
+    /// Reads at most `size` items per request in [`all`](Self::all) and
+    /// [`stream`](Self::stream) (DynamoDB's own bound is 1 MB per request).
+    pub fn page_size(mut self, size: usize) -> Self {
+        self.page_size = Some(size.max(1));
+        self
+    }
+
     /// Reads in descending sort-key order (newest first on the type index).
     pub fn descending(mut self) -> Self {
         self.descending = true;
@@ -185,12 +194,13 @@ impl<'t, E: Entity> Query<'t, E> {
 
     /// Every matching item, following pages to the end (or to [`limit`](Self::limit)).
     pub async fn all(self) -> Result<Vec<E>> {
-        let limit = self.limit;
+        let (limit, page_size) = (self.limit, self.page_size);
         let request = self.prepare()?;
         let mut items = Vec::new();
         let mut start = None;
         while limit != Some(items.len()) {
-            let (page, next) = request.send(start, limit.map(|l| l - items.len())).await?;
+            let wanted = smallest(limit.map(|l| l - items.len()), page_size);
+            let (page, next) = request.send(start, wanted).await?;
             for item in page {
                 items.push(item::decode(item, request.table)?);
             }
@@ -243,7 +253,7 @@ impl<'t, E: Entity> Query<'t, E> {
             left: Option<usize>,
             entity: PhantomData<fn() -> E>,
         }
-        let (left, table) = (self.limit, self.table);
+        let (left, page_size, table) = (self.limit, self.page_size, self.table);
         let (request, error) = match self.prepare() {
             Ok(request) => (Some(request), None),
             Err(error) => (None, Some(error)),
@@ -269,7 +279,8 @@ impl<'t, E: Entity> Query<'t, E> {
                 let Some(request) = &state.request else {
                     return Ok(None);
                 };
-                let (page, next) = request.send(state.start.take(), state.left).await?;
+                let wanted = smallest(state.left, page_size);
+                let (page, next) = request.send(state.start.take(), wanted).await?;
                 state.buffer.extend(page);
                 state.start = next;
                 if state.start.is_none() {
@@ -432,6 +443,14 @@ impl Prepared<'_> {
             return Err(invalid(CursorError::OutsideQuery));
         }
         Ok(key)
+    }
+}
+
+/// The smaller of two optional bounds.
+fn smallest(a: Option<usize>, b: Option<usize>) -> Option<usize> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
