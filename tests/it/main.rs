@@ -2,6 +2,7 @@
 //! starts once for the whole binary (or `DYNAMODB_ENDPOINT` is used); each test has its own table.
 
 mod crud;
+mod index;
 mod model;
 mod query;
 
@@ -19,8 +20,11 @@ async fn table_with(
     configure: impl FnOnce(singletable::TableBuilder) -> singletable::TableBuilder,
 ) -> Table {
     let local = DynamoDbLocal::shared().expect("DynamoDB Local starts");
-    let (client, name) = local.fresh_table(prefix).await.expect("table is created");
-    configure(Table::builder(client, name).type_index(singletable_local::TYPE_INDEX)).build()
+    let name = singletable_local::unique_table_name(prefix);
+    let builder = Table::builder(local.client().await, name).type_index("TypeIndex");
+    let table = configure(builder).build();
+    table.create_table().await.expect("table is created");
+    table
 }
 
 /// Every item in the table, as the plain SDK returns it.

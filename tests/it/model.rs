@@ -140,3 +140,33 @@ pub struct Marker {
 pub fn seq(n: usize) -> String {
     format!("{n:05}")
 }
+
+/// A member profile found by email through a secondary index, and by referrer through a sparse one.
+#[derive(Entity, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[entity(
+    type = "PROFILE",
+    pk = "TENANT#<tenant_id>#PROFILE#<id>",
+    sk = "#PROFILE",
+    index(
+        name = "GSI1",
+        query = "by_email",
+        pk = "TENANT#<tenant_id>#EMAIL#<email>",
+        sk = "PROFILE#<id>"
+    ),
+    index(
+        name = "GSI2",
+        query = "referred_by",
+        pk = "REFERRER#<referrer>",
+        sk = "JOINED#<joined>"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    #[entity(autogen = uuid)]
+    pub id: String,
+    pub tenant_id: String,
+    pub email: String,
+    pub name: String,
+    pub referrer: Option<String>,
+    pub joined: u32,
+}

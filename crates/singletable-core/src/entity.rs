@@ -31,6 +31,8 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     const PARTITION_KEY: Template<'static>;
     /// The sort key template.
     const SORT_KEY: Template<'static>;
+    /// The secondary indexes this entity writes keys for.
+    const INDEXES: &'static [IndexKeys] = &[];
 
     /// The typed key: one field per placeholder of the partition and sort key templates.
     type Key<'k>: EntityKey;
@@ -46,6 +48,14 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     /// Builds the entity from its create input, filling the auto-generated fields.
     #[doc(hidden)]
     fn from_new(new: Self::New, now: OffsetDateTime) -> Self;
+
+    /// The keys of each of [`INDEXES`](Self::INDEXES), in order; `None` where a field the index
+    /// needs is `None` (a sparse index).
+    #[doc(hidden)]
+    fn index_keys(&self, separator: char) -> Result<Vec<Option<ItemKey>>> {
+        let _ = separator;
+        Ok(Vec::new())
+    }
 
     /// Sets the fields that are stamped on every update.
     #[doc(hidden)]
@@ -111,6 +121,17 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     ) -> Query<'_, Self> {
         Query::type_index(table).sort_key(query::creation_range(from, to))
     }
+}
+
+/// The key templates an entity declares for one secondary index of the table.
+#[derive(Debug)]
+pub struct IndexKeys {
+    /// The index name, as declared on the table.
+    pub index: &'static str,
+    /// The index partition key template.
+    pub pk: Template<'static>,
+    /// The index sort key template.
+    pub sk: Template<'static>,
 }
 
 /// A typed partition of an entity, generated as `<Entity>Partition`.

@@ -33,6 +33,21 @@ pub fn encode<E: Entity>(
     })?;
     // An absent `Option` is no attribute at all, as `REMOVE` leaves it after an update.
     item.retain(|_, value| !matches!(value, AttributeValue::Null(_)));
+    for (index, key) in E::INDEXES.iter().zip(entity.index_keys(table.separator())?) {
+        let Some(key) = key else { continue };
+        let (pk, sk) = index_attributes::<E>(table, index.index)?;
+        for (name, value) in [(pk, key.pk), (sk, key.sk)] {
+            if item
+                .insert(name.to_owned(), AttributeValue::S(value))
+                .is_some()
+            {
+                return Err(Error::ReservedAttribute {
+                    entity: E::TYPE,
+                    attribute: name.into(),
+                });
+            }
+        }
+    }
     let mut timestamp = String::with_capacity(24);
     singletable_keys::write_timestamp(created, &mut timestamp);
     let internal = [
@@ -64,6 +79,12 @@ pub fn decode<E: Entity>(mut item: Item, table: &Table) -> Result<E> {
     };
     let item_type = take_string(TYPE_ATTRIBUTE);
     item.remove(TIMESTAMP_ATTRIBUTE);
+    for index in E::INDEXES {
+        if let Some(index) = table.index(index.index) {
+            item.remove(&index.partition_key);
+            item.remove(&index.sort_key);
+        }
+    }
     if item_type != E::TYPE {
         return Err(Error::Decode {
             entity: E::TYPE,
@@ -82,6 +103,23 @@ pub fn decode<E: Entity>(mut item: Item, table: &Table) -> Result<E> {
         field: e.path().to_string(),
         message: e.into_inner().to_string(),
     })
+}
+
+/// The attribute names of the table's index `name`, which `E` declares keys for.
+pub(crate) fn index_attributes<'t, E: Entity>(
+    table: &'t Table,
+    name: &str,
+) -> Result<(&'t str, &'t str)> {
+    match table.index(name) {
+        Some(index) => Ok((&index.partition_key, &index.sort_key)),
+        None => Err(Error::InvalidRequest {
+            entity: E::TYPE,
+            reason: format!(
+                "the entity declares keys for index `{name}`, which the table does not have; \
+                 declare it with `Table::builder(..).index(\"{name}\", pk_attribute, sk_attribute)`"
+            ),
+        }),
+    }
 }
 
 /// The stored key of an entity's item, as the SDK takes it.

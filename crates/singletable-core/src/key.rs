@@ -21,6 +21,29 @@ pub fn render_key<E: Entity>(
     })
 }
 
+/// Renders the keys of `E`'s `i`-th secondary index.
+pub fn render_index<E: Entity>(
+    i: usize,
+    pk_values: &[&dyn KeyPart],
+    sk_values: &[&dyn KeyPart],
+    separator: char,
+) -> Result<ItemKey> {
+    let index = &E::INDEXES[i];
+    Ok(ItemKey {
+        pk: render::<E>(&index.pk, pk_values, separator, MAX_PARTITION_KEY)?,
+        sk: render::<E>(&index.sk, sk_values, separator, MAX_SORT_KEY)?,
+    })
+}
+
+/// Renders the partition key of `E`'s `i`-th secondary index.
+pub fn render_index_partition<E: Entity>(
+    i: usize,
+    values: &[&dyn KeyPart],
+    separator: char,
+) -> Result<String> {
+    render::<E>(&E::INDEXES[i].pk, values, separator, MAX_PARTITION_KEY)
+}
+
 /// Renders `E`'s partition key template.
 pub fn render_partition<E: Entity>(values: &[&dyn KeyPart], separator: char) -> Result<String> {
     render::<E>(&E::PARTITION_KEY, values, separator, MAX_PARTITION_KEY)

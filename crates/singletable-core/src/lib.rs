@@ -15,7 +15,7 @@ mod schema;
 mod table;
 
 pub use cursor::CursorError;
-pub use entity::{Entity, EntityKey, PartitionKey};
+pub use entity::{Entity, EntityKey, IndexKeys, PartitionKey};
 pub use error::{Error, ItemKey, Result};
 pub use expr::{Field, Filter};
 pub use ops::query::{Page, Query, SortKey};
@@ -27,10 +27,12 @@ pub use table::{Index, Table, TableBuilder};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::autogen::{Counter, GenerateId, GenerateTimestamp};
-    pub use crate::key::{render_key, render_partition, render_sort};
+    pub use crate::key::{
+        render_index, render_index_partition, render_key, render_partition, render_sort,
+    };
     pub use crate::{
-        Entity, EntityKey, Error, Field, Filter, ItemKey, KeyPart, Page, PartitionKey, Query,
-        Result, SerializeWith, SortKey, Table, Template, Update,
+        Entity, EntityKey, Error, Field, Filter, IndexKeys, ItemKey, KeyPart, Page, PartitionKey,
+        Query, Result, SerializeWith, SortKey, Table, Template, Update,
     };
     pub use futures::Stream;
     pub use singletable_keys::Segment;

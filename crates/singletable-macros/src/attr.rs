@@ -20,11 +20,21 @@ pub struct Container {
     pub pk: Option<LitStr>,
     pub sk: Option<LitStr>,
     pub ranges: Vec<Range>,
+    pub indexes: Vec<IndexAttr>,
     pub rename_all: Option<String>,
     /// `#[serde(default)]` on the struct: absent attributes read as the default.
     pub serde_default: bool,
     /// `#[entity(...)]` did not parse: what is missing may just be unread.
     pub malformed: bool,
+}
+
+/// `index(name = "GSI1", query = "by_email", pk = "...", sk = "...")`: keys this entity writes
+/// into a secondary index of the table, and the query method that reads it.
+pub struct IndexAttr {
+    pub name: LitStr,
+    pub query: LitStr,
+    pub pk: LitStr,
+    pub sk: LitStr,
 }
 
 /// `range(name = "by_status", begins_with = "STATUS#<status>#")`: a named sort-key query.
@@ -102,6 +112,10 @@ impl Container {
                         out.ranges.push(range(&meta)?);
                         return Ok(());
                     }
+                    if meta.path.is_ident("index") {
+                        out.indexes.push(index(&meta)?);
+                        return Ok(());
+                    }
                     let slot = if meta.path.is_ident("type") {
                         &mut out.type_name
                     } else if meta.path.is_ident("pk") {
@@ -110,7 +124,7 @@ impl Container {
                         &mut out.sk
                     } else {
                         return Err(meta.error(format!(
-                            "unknown entity attribute `{}`; expected `type`, `pk`, `sk` or `range`",
+                            "unknown entity attribute `{}`; expected `type`, `pk`, `sk`, `range` or `index`",
                             path_text(&meta.path)
                         )));
                     };
@@ -205,6 +219,34 @@ impl Field {
         }
         out
     }
+}
+
+fn index(meta: &ParseNestedMeta) -> syn::Result<IndexAttr> {
+    let (mut name, mut query, mut pk, mut sk) = (None, None, None, None);
+    meta.parse_nested_meta(|inner| {
+        let slot = if inner.path.is_ident("name") {
+            &mut name
+        } else if inner.path.is_ident("query") {
+            &mut query
+        } else if inner.path.is_ident("pk") {
+            &mut pk
+        } else if inner.path.is_ident("sk") {
+            &mut sk
+        } else {
+            return Err(inner.error(format!(
+                "unknown index attribute `{}`; expected `name`, `query`, `pk` or `sk`",
+                path_text(&inner.path)
+            )));
+        };
+        set_once(&inner, slot, inner.value()?.parse()?)
+    })?;
+    let missing = |what: &str| meta.error(format!("an index needs `{what} = \"...\"`"));
+    Ok(IndexAttr {
+        name: name.ok_or_else(|| missing("name"))?,
+        query: query.ok_or_else(|| missing("query"))?,
+        pk: pk.ok_or_else(|| missing("pk"))?,
+        sk: sk.ok_or_else(|| missing("sk"))?,
+    })
 }
 
 fn range(meta: &ParseNestedMeta) -> syn::Result<Range> {

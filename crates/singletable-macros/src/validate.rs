@@ -22,12 +22,38 @@ pub struct RangeQuery {
     pub key: Key,
 }
 
+/// A secondary index's key templates, checked against the struct.
+pub struct IndexQuery {
+    /// The index name on the table.
+    pub name: String,
+    /// The generated query function.
+    pub query: syn::Ident,
+    pub pk: Key,
+    pub sk: Key,
+}
+
 /// The entity's checked key templates.
 pub struct Keys {
     pub type_name: String,
     pub pk: Key,
     pub sk: Key,
     pub ranges: Vec<RangeQuery>,
+    pub indexes: Vec<IndexQuery>,
+}
+
+impl Keys {
+    /// The fields any index key is made of, by index.
+    pub fn index_fields(&self) -> Vec<usize> {
+        let mut out: Vec<usize> = Vec::new();
+        for index in &self.indexes {
+            for &i in index.pk.fields.iter().chain(&index.sk.fields) {
+                if !out.contains(&i) {
+                    out.push(i);
+                }
+            }
+        }
+        out
+    }
 }
 
 impl Keys {
@@ -89,11 +115,25 @@ pub fn check(cx: &mut Ctxt, entity: &Entity, input: &syn::DeriveInput) -> Option
             ranges.push(query);
         }
     }
+    let mut indexes: Vec<IndexQuery> = Vec::new();
+    for index in &attrs.indexes {
+        let Some(query) = index_query(cx, entity, index) else {
+            continue;
+        };
+        if indexes.iter().any(|i| i.name == query.name) {
+            cx.error_spanned_by(&index.name, format!("duplicate index `{}`", query.name));
+        }
+        if indexes.iter().any(|i| i.query == query.query) {
+            cx.error_spanned_by(&index.query, format!("duplicate query `{}`", query.query));
+        }
+        indexes.push(query);
+    }
     Some(Keys {
         type_name: type_name?,
         pk: pk?,
         sk,
         ranges,
+        indexes,
     })
 }
 
@@ -154,6 +194,40 @@ const QUERY_METHODS: &[&str] = &[
     "stream",
     "into_query",
 ];
+
+fn index_query(cx: &mut Ctxt, entity: &Entity, index: &attr::IndexAttr) -> Option<IndexQuery> {
+    let name = index.name.value();
+    let query = match syn::parse_str::<syn::Ident>(&index.query.value()) {
+        Ok(query) => Some(query),
+        Err(_) => {
+            cx.error_spanned_by(
+                &index.query,
+                format!("`{}` is not a function name", index.query.value()),
+            );
+            None
+        }
+    };
+    let pk = key(cx, entity, Some(&index.pk), &format!("index `{name}` pk"));
+    let sk = key(cx, entity, Some(&index.sk), &format!("index `{name}` sk"));
+    for &i in pk.iter().chain(&sk).flat_map(|k| &k.fields) {
+        let field = &entity.fields[i];
+        if field.attrs.serde_skip || field.attrs.serde_flatten {
+            cx.error_spanned_by(
+                field.ident,
+                format!(
+                    "`{}` is used in index `{name}`, so it must be stored",
+                    field.ident
+                ),
+            );
+        }
+    }
+    Some(IndexQuery {
+        name,
+        query: query?,
+        pk: pk?,
+        sk: sk?,
+    })
+}
 
 fn range_query(
     cx: &mut Ctxt,
@@ -317,6 +391,18 @@ pub fn did_you_mean<S: AsRef<str>>(
 
 pub fn is_option(ty: &syn::Type) -> bool {
     last_segment(ty).is_some_and(|s| s.ident == "Option")
+}
+
+/// `T` of an `Option<T>`.
+pub fn option_inner(ty: &syn::Type) -> Option<&syn::Type> {
+    let segment = last_segment(ty).filter(|s| s.ident == "Option")?;
+    match &segment.arguments {
+        syn::PathArguments::AngleBracketed(args) => match args.args.first() {
+            Some(syn::GenericArgument::Type(inner)) => Some(inner),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// Integer and float types, and `Option`s of them: the fields that get `add_`/`subtract_`.

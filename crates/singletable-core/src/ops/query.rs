@@ -73,6 +73,8 @@ pub struct Page<E> {
 enum Source {
     /// The base table, one partition, items of the entity's type.
     Partition(String),
+    /// A secondary index the entity declares keys for, one of its partitions.
+    Index(&'static str, String),
     /// The type index: every item of the entity's type, by creation time.
     TypeIndex,
 }
@@ -101,6 +103,15 @@ impl<'t, E: Entity> Query<'t, E> {
         let (source, error) = match pk {
             Ok(pk) => (Source::Partition(pk), None),
             Err(e) => (Source::Partition(String::new()), Some(e)),
+        };
+        Query::new(table, source, error)
+    }
+
+    /// Items of `E` in the partition `pk` of the secondary index `index`.
+    pub fn index(table: &'t Table, index: &'static str, pk: Result<String>) -> Self {
+        let (source, error) = match pk {
+            Ok(pk) => (Source::Index(index, pk), None),
+            Err(e) => (Source::Index(index, String::new()), Some(e)),
         };
         Query::new(table, source, error)
     }
@@ -300,6 +311,10 @@ impl<'t, E: Entity> Query<'t, E> {
         let mut names = Names::default();
         let (index, partition_attribute, partition_value, sort_attribute) = match &self.source {
             Source::Partition(pk) => (None, table.partition_key(), pk.clone(), table.sort_key()),
+            Source::Index(name, pk) => {
+                let (pk_attribute, sk_attribute) = item::index_attributes::<E>(table, name)?;
+                (Some(*name), pk_attribute, pk.clone(), sk_attribute)
+            }
             Source::TypeIndex => (
                 table.type_index(),
                 TYPE_ATTRIBUTE,
@@ -323,7 +338,7 @@ impl<'t, E: Entity> Query<'t, E> {
         }
 
         let mut filter = String::new();
-        if let Source::Partition(_) = self.source {
+        if !matches!(self.source, Source::TypeIndex) {
             // A partition holds several entities, some with overlapping sort-key prefixes.
             let type_name = names.name(TYPE_ATTRIBUTE);
             let type_value = names.value(AttributeValue::S(E::TYPE.to_owned()));

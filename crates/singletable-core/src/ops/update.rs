@@ -3,6 +3,7 @@
 //! The derive wraps [`Update`] in a typed builder whose setters exist only for non-key fields
 //! (and `add_*`/`subtract_*` only for numeric ones); this type does the work once for all.
 
+use std::borrow::Cow;
 use std::marker::PhantomData;
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -15,7 +16,9 @@ use crate::autogen;
 use crate::entity::Entity;
 use crate::error::{Error, ItemKey, Result};
 use crate::item::{self, TYPE_ATTRIBUTE};
+use crate::key;
 use crate::table::Table;
+use crate::{KeyPart, Template};
 
 /// A field's `serialize_with` function, as serde calls it for DynamoDB attributes.
 pub type SerializeWith<V> =
@@ -42,7 +45,10 @@ enum Action {
 pub struct Update<'t, E> {
     table: &'t Table,
     key: Result<ItemKey>,
-    actions: Vec<(&'static str, Action)>,
+    actions: Vec<(Cow<'static, str>, Action)>,
+    /// Key-part text of the fields set here that secondary index keys are made of; `None`
+    /// for a field set to `None`.
+    index_sources: Vec<(&'static str, Option<String>)>,
     error: Option<Error>,
     entity: PhantomData<fn() -> E>,
 }
@@ -53,6 +59,7 @@ impl<'t, E: Entity> Update<'t, E> {
             table,
             key,
             actions: Vec::new(),
+            index_sources: Vec::new(),
             error: None,
             entity: PhantomData,
         }
@@ -133,21 +140,108 @@ impl<'t, E: Entity> Update<'t, E> {
         }
     }
 
-    fn push(&mut self, attribute: &'static str, action: Action) {
+    fn push(&mut self, attribute: impl Into<Cow<'static, str>>, action: Action) {
+        let attribute = attribute.into();
         match self.actions.iter_mut().find(|(name, _)| *name == attribute) {
             Some(slot) => slot.1 = action,
             None => self.actions.push((attribute, action)),
         }
     }
 
+    /// Records the new value of `param`, a placeholder of a secondary index key, so that
+    /// `send()` rewrites that index's keys (or removes them, for `None`).
+    pub fn index_source(&mut self, param: &'static str, value: Option<&dyn KeyPart>) {
+        let text = value.map(|value| {
+            let mut text = String::new();
+            value.write_key_part(&mut text);
+            text
+        });
+        match self
+            .index_sources
+            .iter_mut()
+            .find(|(name, _)| *name == param)
+        {
+            Some(slot) => slot.1 = text,
+            None => self.index_sources.push((param, text)),
+        }
+    }
+
+    /// Rewrites the keys of every index whose templates use a field this update sets. Values the
+    /// update does not set come from the item's own key; any other is an error, since the
+    /// update cannot know it.
+    fn sync_indexes(&mut self, key: &ItemKey) -> Result<()> {
+        let separator = self.table.separator();
+        let key_values = |template: &Template<'static>, text: &str| {
+            let values = template.parse_key(text, separator).unwrap_or_default();
+            template
+                .params()
+                .zip(values.into_iter().map(str::to_owned))
+                .collect::<Vec<_>>()
+        };
+        let mut from_key = key_values(&E::PARTITION_KEY, &key.pk);
+        from_key.extend(key_values(&E::SORT_KEY, &key.sk));
+        for (i, index) in E::INDEXES.iter().enumerate() {
+            let params: Vec<&str> = index.pk.params().chain(index.sk.params()).collect();
+            let touched = self.index_sources.iter().find(|(p, _)| params.contains(p));
+            let Some((changed, _)) = touched else {
+                continue;
+            };
+            let (pk_attribute, sk_attribute) =
+                item::index_attributes::<E>(self.table, index.index)?;
+            let (pk_attribute, sk_attribute) = (pk_attribute.to_owned(), sk_attribute.to_owned());
+            // A field set to `None` takes the item out of the index, whatever the others are.
+            let cleared = self
+                .index_sources
+                .iter()
+                .any(|(p, v)| v.is_none() && params.contains(p));
+            if cleared {
+                self.push(pk_attribute, Action::Remove);
+                self.push(sk_attribute, Action::Remove);
+                continue;
+            }
+            let mut values: Vec<&str> = Vec::new();
+            for param in params {
+                let from_update = self.index_sources.iter().find(|(p, _)| *p == param);
+                let from_key = from_key.iter().find(|(p, _)| *p == param);
+                let value = match (from_update, from_key) {
+                    (Some((_, Some(value))), _) | (None, Some((_, value))) => value.as_str(),
+                    _ => return Err(Error::InvalidRequest {
+                        entity: E::TYPE,
+                        reason: format!(
+                            "setting `{changed}` changes the keys of index `{}`, which also need \
+                                 `{param}`: set `{param}` in the same update",
+                            index.index
+                        ),
+                    }),
+                };
+                values.push(value);
+            }
+            // `values` follows the placeholders of pk, then of sk.
+            let parts: Vec<&dyn KeyPart> = values.iter().map(|v| v as &dyn KeyPart).collect();
+            let (pk_parts, sk_parts) = parts.split_at(index.pk.params().count());
+            let rendered = key::render_index::<E>(i, pk_parts, sk_parts, separator)?;
+            self.push(pk_attribute, Action::Set(AttributeValue::S(rendered.pk)));
+            self.push(sk_attribute, Action::Set(AttributeValue::S(rendered.sk)));
+        }
+        Ok(())
+    }
+
     /// Sends the update and returns the entity as stored afterwards.
     pub async fn send(mut self) -> Result<E> {
         let changes_a_field = !self.actions.is_empty();
         E::stamp_update(&mut self, autogen::now());
-        let (table, key) = (self.table, self.key?);
-        if let Some(error) = self.error {
+        let key = std::mem::replace(
+            &mut self.key,
+            Ok(ItemKey {
+                pk: String::new(),
+                sk: String::new(),
+            }),
+        )?;
+        if let Some(error) = self.error.take() {
             return Err(error);
         }
+        self.sync_indexes(&key)?;
+        let table = self.table;
         if !changes_a_field {
             return Err(Error::EmptyUpdate {
                 entity: E::TYPE,

@@ -49,6 +49,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             }
         }
     });
+    let index_items = super::index::entity_items(entity, keys);
     let new_binding = if entity.fields.iter().any(is_supplied) {
         quote!(new)
     } else {
@@ -74,6 +75,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             }
 
             #stamp_update
+            #index_items
 
             fn key(&self) -> #key<'_> {
                 #borrow_key

@@ -73,19 +73,18 @@ fn values(entity: &Entity, key: &Key) -> TokenStream {
     let fields = key.fields.iter().map(|&i| {
         let field = &entity.fields[i];
         let name = format_ident!("{}", field.param_name());
-        key_part(field, quote!(self.#name))
+        key_part(field.ty, quote!(self.#name))
     });
     quote!(&[#(#fields),*])
 }
 
-/// A `&dyn KeyPart` from `value`, an expression of the field's borrowed type. Written with the
-/// field's own type tokens, so a type that is not a key part is reported at the field.
-pub fn key_part(field: &Field, value: TokenStream) -> TokenStream {
+/// A `&dyn KeyPart` from `value`, an expression of type [`borrowed_type`]`(ty)`. Written with
+/// the field's own type tokens, so a type that is not a key part is reported at the field.
+pub fn key_part(ty: &syn::Type, value: TokenStream) -> TokenStream {
     let private = private();
-    if is_string(field.ty) {
+    if is_string(ty) {
         quote!(#private::key_part(&#value))
     } else {
-        let ty = field.ty;
         quote!(#private::key_part::<#ty>(#value))
     }
 }

@@ -2,6 +2,7 @@
 
 mod entity;
 mod fields;
+mod index;
 mod key;
 mod new;
 mod query;
@@ -32,6 +33,7 @@ pub fn derive_entity(input: &DeriveInput) -> syn::Result<TokenStream> {
     let update = update::expand(&entity, &keys, &names);
     let query = query::expand(&entity, &keys, &names);
     let fields = fields::expand(&entity, &keys, &names);
+    let indexes = index::expand(&entity, &keys);
     let entity_impl = entity::expand(&entity, &keys, &names);
     Ok(quote! {
         #key
@@ -39,6 +41,7 @@ pub fn derive_entity(input: &DeriveInput) -> syn::Result<TokenStream> {
         #update
         #query
         #fields
+        #indexes
         #[doc(hidden)]
         const _: () = {
             #entity_impl

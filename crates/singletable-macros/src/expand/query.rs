@@ -51,7 +51,7 @@ fn range_method(entity: &Entity, range: &RangeQuery) -> TokenStream {
         let values = fields
             .iter()
             .zip(&params)
-            .map(|(f, p)| key_part(f, quote!(#p)));
+            .map(|(f, p)| key_part(f.ty, quote!(#p)));
         let args = quote!(#(#params: #types),*);
         let value = quote! {
             #private::render_sort::<#ident>(&TEMPLATE, &[#(#values),*], separator)

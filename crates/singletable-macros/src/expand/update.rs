@@ -6,7 +6,7 @@ use quote::{format_ident, quote};
 
 use super::{in_key, private, Names};
 use crate::ast::{Entity, Field};
-use crate::validate::{is_numeric, is_option, Keys};
+use crate::validate::{is_numeric, is_option, option_inner, Keys};
 
 pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
     let private = private();
@@ -17,7 +17,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         .iter()
         .enumerate()
         .filter(|(i, f)| !in_key(*i) && f.attrs.on_update.is_none() && !f.attrs.serde_skip)
-        .map(|(_, f)| setters(f));
+        .map(|(i, f)| setters(f, keys.index_fields().contains(&i)));
     let doc = format!(
         "An update of one [`{ident}`], started by `{ident}::update` and sent with [`send`]({update}::send)."
     );
@@ -44,12 +44,27 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
     }
 }
 
-fn setters(field: &Field) -> TokenStream {
+/// The setters of one field. A field that index keys are made of also tells the update its new
+/// key-part value, and gets no `add_`/`subtract_` (the new number is not known before writing).
+fn setters(field: &Field, index_source: bool) -> TokenStream {
+    let private = private();
     let (name, ty, stored) = (field.ident, field.ty, &field.stored_name);
     let raw = name.to_string();
     let raw = raw.trim_start_matches("r#");
     let set = format_ident!("set_{raw}");
-    let store = set_call(field, quote!(self.0), quote!(&value));
+    let param = field.param_name();
+    let (mut store, mut unset) = (
+        set_call(field, quote!(self.0), quote!(&value)),
+        TokenStream::new(),
+    );
+    if index_source {
+        let part = match option_inner(ty) {
+            Some(inner) => quote!(value.as_ref().map(|v| #private::key_part::<#inner>(v))),
+            None => quote!(::core::option::Option::Some(#private::key_part::<#ty>(&value))),
+        };
+        store.extend(quote!(; self.0.index_source(#param, #part)));
+        unset = quote!(self.0.index_source(#param, ::core::option::Option::None););
+    }
     let mut out = quote! {
         #[doc = concat!("Sets `", #raw, "`.")]
         pub fn #set(mut self, value: impl ::core::convert::Into<#ty>) -> Self {
@@ -64,12 +79,13 @@ fn setters(field: &Field) -> TokenStream {
             #[doc = concat!("Removes `", #raw, "` (it reads back as `None`).")]
             pub fn #remove(mut self) -> Self {
                 self.0.remove(#stored);
+                #unset
                 self
             }
         });
     }
-    if is_numeric(ty) {
-        let amount = option_inner(ty);
+    if is_numeric(ty) && !index_source {
+        let amount = option_inner(ty).unwrap_or(ty);
         let (add, subtract) = (format_ident!("add_{raw}"), format_ident!("subtract_{raw}"));
         out.extend(quote! {
             #[doc = concat!("Adds `amount` to `", #raw, "` atomically.")]
@@ -96,20 +112,4 @@ pub fn set_call(field: &Field, update: TokenStream, value: TokenStream) -> Token
         Some(with) => quote!(#update.set_with(#stored, #value, #with)),
         None => quote!(#update.set(#stored, #value)),
     }
-}
-
-/// `T` for `Option<T>`, else the type itself.
-fn option_inner(ty: &syn::Type) -> &syn::Type {
-    if let syn::Type::Path(path) = ty {
-        if let Some(segment) = path.path.segments.last() {
-            if segment.ident == "Option" {
-                if let syn::PathArguments::AngleBracketed(args) = &segment.arguments {
-                    if let Some(syn::GenericArgument::Type(inner)) = args.args.first() {
-                        return inner;
-                    }
-                }
-            }
-        }
-    }
-    ty
 }

@@ -1,0 +1,164 @@
+//! Secondary indexes: the `INDEXES` templates and `index_keys` of the `Entity` impl, and per
+//! index a partition struct (`<Entity><Query>`) with a query function on the entity.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::key::{borrowed_type, key_part, template_const};
+use super::private;
+use crate::ast::{Entity, Field};
+use crate::validate::{option_inner, IndexQuery, Key, Keys};
+
+/// `const INDEXES` and `fn index_keys`, for the `Entity` impl.
+pub fn entity_items(entity: &Entity, keys: &Keys) -> TokenStream {
+    if keys.indexes.is_empty() {
+        return TokenStream::new();
+    }
+    let private = private();
+    let definitions = keys.indexes.iter().map(|index| {
+        let (name, pk, sk) = (
+            &index.name,
+            template_const(&index.pk.text),
+            template_const(&index.sk.text),
+        );
+        quote!(#private::IndexKeys { index: #name, pk: #pk, sk: #sk })
+    });
+    let renders = keys
+        .indexes
+        .iter()
+        .enumerate()
+        .map(|(i, index)| index_key(entity, i, index));
+    quote! {
+        const INDEXES: &'static [#private::IndexKeys] = &[#(#definitions),*];
+
+        fn index_keys(
+            &self,
+            separator: char,
+        ) -> #private::Result<::std::vec::Vec<::core::option::Option<#private::ItemKey>>> {
+            ::core::result::Result::Ok(::std::vec![#(#renders),*])
+        }
+    }
+}
+
+/// The keys of one index from `self`, or `None` when an `Option` field it needs is `None`.
+fn index_key(entity: &Entity, i: usize, index: &IndexQuery) -> TokenStream {
+    let private = private();
+    let mut optional: Vec<&Field> = Vec::new();
+    for &f in index.pk.fields.iter().chain(&index.sk.fields) {
+        let field = &entity.fields[f];
+        if option_inner(field.ty).is_some() && !optional.iter().any(|o| o.ident == field.ident) {
+            optional.push(field);
+        }
+    }
+    let value = |key: &Key| {
+        let parts = key.fields.iter().map(|&f| {
+            let field = &entity.fields[f];
+            match option_inner(field.ty) {
+                Some(inner) => {
+                    let bound = format_ident!("__{}", field.ident);
+                    quote!(#private::key_part::<#inner>(#bound))
+                }
+                None => {
+                    let (ty, name) = (field.ty, field.ident);
+                    quote!(#private::key_part::<#ty>(&self.#name))
+                }
+            }
+        });
+        quote!(&[#(#parts),*])
+    };
+    let (pk, sk) = (value(&index.pk), value(&index.sk));
+    let render = quote!(#private::render_index::<Self>(#i, #pk, #sk, separator)?);
+    if optional.is_empty() {
+        return quote!(::core::option::Option::Some(#render));
+    }
+    let sources = optional.iter().map(|f| {
+        let name = f.ident;
+        quote!(&self.#name)
+    });
+    let patterns = optional.iter().map(|f| {
+        let bound = format_ident!("__{}", f.ident);
+        quote!(::core::option::Option::Some(#bound))
+    });
+    quote! {
+        match (#(#sources,)*) {
+            (#(#patterns,)*) => ::core::option::Option::Some(#render),
+            _ => ::core::option::Option::None,
+        }
+    }
+}
+
+/// Per index: the partition struct and the query function on the entity.
+pub fn expand(entity: &Entity, keys: &Keys) -> TokenStream {
+    let private = private();
+    let (ident, vis) = (entity.ident, entity.vis);
+    let items = keys.indexes.iter().enumerate().map(|(i, index)| {
+        let query = &index.query;
+        let partition = format_ident!("{ident}{}", pascal_case(&query.to_string()));
+        let fields: Vec<&Field> = index.pk.fields.iter().map(|&f| &entity.fields[f]).collect();
+        let doc = format!(
+            "A partition of index `{}` for [`{ident}::{query}`]: `{}`.",
+            index.name, index.pk.text
+        );
+        let definition = if fields.is_empty() {
+            quote! {
+                #[doc = #doc]
+                #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+                #vis struct #partition<'k>(::core::marker::PhantomData<&'k ()>);
+            }
+        } else {
+            let members = fields.iter().map(|f| {
+                let param = format_ident!("{}", f.param_name());
+                let ty = borrowed_type(option_inner(f.ty).unwrap_or(f.ty));
+                quote!(pub #param: #ty)
+            });
+            quote! {
+                #[doc = #doc]
+                #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+                #vis struct #partition<'k> {
+                    #(#members,)*
+                }
+            }
+        };
+        let values = fields.iter().map(|f| {
+            let param = format_ident!("{}", f.param_name());
+            let ty = option_inner(f.ty).unwrap_or(f.ty);
+            key_part(ty, quote!(partition.#param))
+        });
+        let name = &index.name;
+        let query_doc = format!(
+            "The [`{ident}`] items in one partition of index `{name}` (`{}`, sorted by `{}`).",
+            index.pk.text, index.sk.text
+        );
+        quote! {
+            #definition
+
+            impl #ident {
+                #[doc = #query_doc]
+                #vis fn #query<'t>(
+                    table: &'t #private::Table,
+                    partition: #partition<'_>,
+                ) -> #private::Query<'t, #ident> {
+                    let pk = #private::render_index_partition::<#ident>(
+                        #i,
+                        &[#(#values),*],
+                        table.separator(),
+                    );
+                    #private::Query::index(table, #name, pk)
+                }
+            }
+        }
+    });
+    quote!(#(#items)*)
+}
+
+fn pascal_case(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map_or(String::new(), |c| c.to_uppercase().chain(chars).collect())
+        })
+        .collect()
+}
