@@ -99,10 +99,10 @@
 //! with [`Error::InvalidKey`] before any request is made.
 
 pub use singletable_core::*;
-pub use singletable_macros::Entity;
+pub use singletable_macros::{Collection, Entity};
 
 /// Everything an application needs in scope: `use singletable::prelude::*;`.
 pub mod prelude {
-    pub use singletable_core::{Entity, EntityKey, Error, Table};
-    pub use singletable_macros::Entity;
+    pub use singletable_core::{Collection, Entity, EntityKey, Error, Joinable, Table};
+    pub use singletable_macros::{Collection, Entity};
 }

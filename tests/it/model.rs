@@ -1,7 +1,7 @@
 //! Entities of the seed's multi-tenant SaaS model, shared by the test modules.
 
 use serde::{Deserialize, Serialize};
-use singletable::Entity;
+use singletable::{Collection, Entity};
 use time::OffsetDateTime;
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,4 +169,32 @@ pub struct Profile {
     pub name: String,
     pub referrer: Option<String>,
     pub joined: u32,
+}
+
+/// The seed's `teamWithMembers`: a team and its members by username, members joined by relation
+/// so that it also nests under an organization.
+#[derive(Collection, Debug, Clone, PartialEq)]
+#[collection(root = Team)]
+pub struct TeamWithMembers {
+    pub team: Team,
+    #[collection(on(team_id = id), order_by = username)]
+    pub members: Vec<TeamMember>,
+}
+
+/// A team with every member in the read range, joined by type, newest name first.
+#[derive(Collection, Debug)]
+#[collection(root = Team)]
+pub struct TeamRoster {
+    pub team: Team,
+    #[collection(order_by = username, descending)]
+    pub members: Vec<TeamMember>,
+}
+
+/// The seed's `organizationComplete`: an organization, its teams, each team's members.
+#[derive(Collection, Debug)]
+#[collection(root = Organization)]
+pub struct OrganizationComplete {
+    pub organization: Organization,
+    #[collection(order_by = name)]
+    pub teams: Vec<TeamWithMembers>,
 }

@@ -24,13 +24,17 @@ use crate::table::Table;
 /// let renamed = Organization::update(&table, org.key()).set_name("Acme").send().await?;
 /// let deleted = Organization::delete(&table, renamed.key()).await?;
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an entity",
+    note = "derive it with `#[derive(Entity)]` and `#[entity(type = \"...\", pk = \"...\", sk = \"...\")]`"
+)]
 pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     /// The `_type` attribute of this entity's items.
     const TYPE: &'static str;
     /// The partition key template.
-    const PARTITION_KEY: Template<'static>;
+    const PARTITION_KEY: &'static Template<'static>;
     /// The sort key template.
-    const SORT_KEY: Template<'static>;
+    const SORT_KEY: &'static Template<'static>;
     /// The secondary indexes this entity writes keys for.
     const INDEXES: &'static [IndexKeys] = &[];
 

@@ -16,8 +16,8 @@ pub fn render_key<E: Entity>(
     separator: char,
 ) -> Result<ItemKey> {
     Ok(ItemKey {
-        pk: render::<E>(&E::PARTITION_KEY, pk_values, separator, MAX_PARTITION_KEY)?,
-        sk: render::<E>(&E::SORT_KEY, sk_values, separator, MAX_SORT_KEY)?,
+        pk: render::<E>(E::PARTITION_KEY, pk_values, separator, MAX_PARTITION_KEY)?,
+        sk: render::<E>(E::SORT_KEY, sk_values, separator, MAX_SORT_KEY)?,
     })
 }
 
@@ -46,7 +46,7 @@ pub fn render_index_partition<E: Entity>(
 
 /// Renders `E`'s partition key template.
 pub fn render_partition<E: Entity>(values: &[&dyn KeyPart], separator: char) -> Result<String> {
-    render::<E>(&E::PARTITION_KEY, values, separator, MAX_PARTITION_KEY)
+    render::<E>(E::PARTITION_KEY, values, separator, MAX_PARTITION_KEY)
 }
 
 /// Renders a sort-key template of one of `E`'s range queries.

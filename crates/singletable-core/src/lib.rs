@@ -4,6 +4,7 @@
 //! Use it through the `singletable` crate, which re-exports this one with the derive macros.
 
 pub mod autogen;
+mod collection;
 mod cursor;
 mod entity;
 mod error;
@@ -14,6 +15,7 @@ mod ops;
 mod schema;
 mod table;
 
+pub use collection::{Collection, Joinable, Pool};
 pub use cursor::CursorError;
 pub use entity::{Entity, EntityKey, IndexKeys, PartitionKey};
 pub use error::{Error, ItemKey, Result};
@@ -27,12 +29,13 @@ pub use table::{Index, Table, TableBuilder};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::autogen::{Counter, GenerateId, GenerateTimestamp};
+    pub use crate::collection::{by_relation, by_type, children, partition_mismatch};
     pub use crate::key::{
         render_index, render_index_partition, render_key, render_partition, render_sort,
     };
     pub use crate::{
-        Entity, EntityKey, Error, Field, Filter, IndexKeys, ItemKey, KeyPart, Page, PartitionKey,
-        Query, Result, SerializeWith, SortKey, Table, Template, Update,
+        Collection, Entity, EntityKey, Error, Field, Filter, IndexKeys, ItemKey, Joinable, KeyPart,
+        Page, PartitionKey, Pool, Query, Result, SerializeWith, SortKey, Table, Template, Update,
     };
     pub use futures::Stream;
     pub use singletable_keys::Segment;

@@ -22,6 +22,7 @@ pub enum Segment<'a> {
 /// is what generated code does after the macro has validated the text).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Template<'a> {
+    source: &'a str,
     segments: Cow<'a, [Segment<'a>]>,
 }
 
@@ -183,15 +184,46 @@ impl<'a> Template<'a> {
             segments.push(Segment::Literal(&text[literal_start..]));
         }
         Ok(Template {
+            source: text,
             segments: Cow::Owned(segments),
         })
     }
 
-    /// A template from segments that were already validated (by [`Template::parse`] in the macro).
-    pub const fn from_segments(segments: &'a [Segment<'a>]) -> Self {
+    /// A template from its text and the segments [`Template::parse`] made of it (in the macro).
+    pub const fn from_segments(source: &'a str, segments: &'a [Segment<'a>]) -> Self {
         Template {
+            source,
             segments: Cow::Borrowed(segments),
         }
+    }
+
+    /// The text the template was written as.
+    pub const fn source(&self) -> &'a str {
+        self.source
+    }
+
+    /// Whether both templates render the same keys from the same values in the same order:
+    /// equal text and separators, placeholders in the same places (their names may differ).
+    /// `const`, so that generated code can check it at compile time.
+    pub const fn same_shape(&self, other: &Template<'_>) -> bool {
+        let (a, b) = (const_segments(self), const_segments(other));
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < a.len() {
+            let same = match (&a[i], &b[i]) {
+                (Segment::Literal(x), Segment::Literal(y)) => const_eq(x, y),
+                (Segment::Separator, Segment::Separator)
+                | (Segment::Param(_), Segment::Param(_)) => true,
+                _ => false,
+            };
+            if !same {
+                return false;
+            }
+            i += 1;
+        }
+        true
     }
 
     /// The segments, in order.
@@ -205,6 +237,17 @@ impl<'a> Template<'a> {
             Segment::Param(name) => Some(*name),
             _ => None,
         })
+    }
+
+    /// Whether every key of `self` starts with a key of `prefix` made from the same leading
+    /// values: `prefix`'s segments begin `self`'s, placeholder names aside.
+    pub fn extends(&self, prefix: &Template<'_>) -> bool {
+        let (ours, theirs) = (self.segments(), prefix.segments());
+        ours.len() >= theirs.len()
+            && ours.iter().zip(theirs).all(|pair| match pair {
+                (Segment::Param(_), Segment::Param(_)) => true,
+                (a, b) => a == b,
+            })
     }
 
     /// The literal text before the first placeholder, rendered with `separator`. Useful as a
@@ -335,6 +378,29 @@ impl fmt::Display for Template<'_> {
         }
         Ok(())
     }
+}
+
+/// The segments, in a `const fn` (which cannot go through `Deref`).
+const fn const_segments<'t>(template: &'t Template<'_>) -> &'t [Segment<'t>] {
+    match &template.segments {
+        Cow::Borrowed(segments) => segments,
+        Cow::Owned(segments) => segments.as_slice(),
+    }
+}
+
+const fn const_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 fn is_identifier(name: &str) -> bool {
@@ -509,6 +575,17 @@ mod tests {
         assert!(t.parse_key("TEAM#", '#').is_err());
         assert!(t.parse_key("TEAMS#1", '#').is_err());
         assert!(t.parse_key("", '#').is_err());
+    }
+
+    #[test]
+    fn same_shape_ignores_placeholder_names() {
+        let a = Template::parse("TENANT#<tenant_id>#ORG#<organization_id>").unwrap();
+        let b = Template::parse("TENANT#<tenant>#ORG#<id>").unwrap();
+        let c = Template::parse("TENANT#<tenant_id>#TEAM#<id>").unwrap();
+        assert!(a.same_shape(&b));
+        assert!(!a.same_shape(&c));
+        assert!(!a.same_shape(&Template::parse("TENANT#<tenant_id>").unwrap()));
+        assert_eq!(b.source(), "TENANT#<tenant>#ORG#<id>");
     }
 
     #[test]

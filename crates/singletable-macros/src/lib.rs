@@ -7,12 +7,24 @@
 mod ast;
 mod attr;
 mod case;
+mod collection;
 mod ctxt;
 mod expand;
 mod validate;
 
 use proc_macro::TokenStream;
 use syn::{parse_macro_input, DeriveInput};
+
+/// Derives `singletable::Collection` for a struct of a root entity and the items joined to it.
+///
+/// See the `singletable` crate documentation for the attributes.
+#[proc_macro_derive(Collection, attributes(collection))]
+pub fn derive_collection(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    collection::derive(&input)
+        .unwrap_or_else(|errors| errors.to_compile_error())
+        .into()
+}
 
 /// Derives `singletable::Entity` for a struct with named fields.
 ///

@@ -93,6 +93,8 @@ pub struct Query<'t, E> {
     page_size: Option<usize>,
     descending: bool,
     consistent: bool,
+    /// Returns items of every type (for collections), not only `E`'s.
+    any_type: bool,
     error: Option<Error>,
     entity: PhantomData<fn() -> E>,
 }
@@ -137,6 +139,7 @@ impl<'t, E: Entity> Query<'t, E> {
             page_size: None,
             descending: false,
             consistent: false,
+            any_type: false,
             error,
             entity: PhantomData,
         }
@@ -205,6 +208,22 @@ impl<'t, E: Entity> Query<'t, E> {
 
     /// Every matching item, following pages to the end (or to [`limit`](Self::limit)).
     pub async fn all(self) -> Result<Vec<E>> {
+        let table = self.table;
+        self.collect(|item| item::decode(item, table)).await
+    }
+
+    /// Reads items of every type, not only `E`'s.
+    pub(crate) fn any_type(mut self) -> Self {
+        self.any_type = true;
+        self
+    }
+
+    /// Every matching item as stored.
+    pub(crate) async fn items(self) -> Result<Vec<Item>> {
+        self.collect(Ok).await
+    }
+
+    async fn collect<T>(self, mut each: impl FnMut(Item) -> Result<T>) -> Result<Vec<T>> {
         let (limit, page_size) = (self.limit, self.page_size);
         let request = self.prepare()?;
         let mut items = Vec::new();
@@ -213,7 +232,7 @@ impl<'t, E: Entity> Query<'t, E> {
             let wanted = smallest(limit.map(|l| l - items.len()), page_size);
             let (page, next) = request.send(start, wanted).await?;
             for item in page {
-                items.push(item::decode(item, request.table)?);
+                items.push(each(item)?);
             }
             start = next;
             if start.is_none() {
@@ -338,7 +357,7 @@ impl<'t, E: Entity> Query<'t, E> {
         }
 
         let mut filter = String::new();
-        if !matches!(self.source, Source::TypeIndex) {
+        if !self.any_type && !matches!(self.source, Source::TypeIndex) {
             // A partition holds several entities, some with overlapping sort-key prefixes.
             let type_name = names.name(TYPE_ATTRIBUTE);
             let type_value = names.value(AttributeValue::S(E::TYPE.to_owned()));
@@ -367,7 +386,7 @@ impl<'t, E: Entity> Query<'t, E> {
             E::TYPE.as_bytes(),
             partition_value.as_bytes(),
             sort_text.as_bytes(),
-            &[u8::from(self.descending)],
+            &[u8::from(self.descending), u8::from(self.any_type)],
         ]);
         Ok(Prepared {
             table,

@@ -178,8 +178,8 @@ impl<'t, E: Entity> Update<'t, E> {
                 .zip(values.into_iter().map(str::to_owned))
                 .collect::<Vec<_>>()
         };
-        let mut from_key = key_values(&E::PARTITION_KEY, &key.pk);
-        from_key.extend(key_values(&E::SORT_KEY, &key.sk));
+        let mut from_key = key_values(E::PARTITION_KEY, &key.pk);
+        from_key.extend(key_values(E::SORT_KEY, &key.sk));
         for (i, index) in E::INDEXES.iter().enumerate() {
             let params: Vec<&str> = index.pk.params().chain(index.sk.params()).collect();
             let touched = self.index_sources.iter().find(|(p, _)| params.contains(p));
@@ -205,14 +205,16 @@ impl<'t, E: Entity> Update<'t, E> {
                 let from_key = from_key.iter().find(|(p, _)| *p == param);
                 let value = match (from_update, from_key) {
                     (Some((_, Some(value))), _) | (None, Some((_, value))) => value.as_str(),
-                    _ => return Err(Error::InvalidRequest {
-                        entity: E::TYPE,
-                        reason: format!(
+                    _ => {
+                        return Err(Error::InvalidRequest {
+                            entity: E::TYPE,
+                            reason: format!(
                             "setting `{changed}` changes the keys of index `{}`, which also need \
                                  `{param}`: set `{param}` in the same update",
                             index.index
                         ),
-                    }),
+                        })
+                    }
                 };
                 values.push(value);
             }

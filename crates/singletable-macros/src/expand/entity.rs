@@ -58,8 +58,8 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
     quote! {
         impl #private::Entity for #ident {
             const TYPE: &'static str = #type_name;
-            const PARTITION_KEY: #private::Template<'static> = #pk;
-            const SORT_KEY: #private::Template<'static> = #sk;
+            const PARTITION_KEY: &'static #private::Template<'static> = &#pk;
+            const SORT_KEY: &'static #private::Template<'static> = &#sk;
 
             type Key<'k> = #key<'k>;
             type New = #new;
@@ -79,6 +79,22 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
 
             fn key(&self) -> #key<'_> {
                 #borrow_key
+            }
+        }
+
+        impl #private::Joinable for #ident {
+            type Root = Self;
+
+            fn root(&self) -> &Self {
+                self
+            }
+
+            fn assemble(roots: ::std::vec::Vec<Self>, _: &mut #private::Pool<'_>) -> #private::Result<::std::vec::Vec<Self>> {
+                ::core::result::Result::Ok(roots)
+            }
+
+            fn sort_keys(out: &mut ::std::vec::Vec<&'static #private::Template<'static>>) {
+                out.push(<Self as #private::Entity>::SORT_KEY);
             }
         }
     }

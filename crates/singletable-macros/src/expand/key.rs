@@ -132,5 +132,5 @@ pub fn template_const(text: &str) -> TokenStream {
         Segment::Separator => quote!(#private::Segment::Separator),
         Segment::Param(name) => quote!(#private::Segment::Param(#name)),
     });
-    quote!(#private::Template::from_segments(&[#(#segments),*]))
+    quote!(#private::Template::from_segments(#text, &[#(#segments),*]))
 }

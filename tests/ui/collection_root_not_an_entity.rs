@@ -1,0 +1,13 @@
+use singletable::Collection;
+
+struct Team {
+    id: String,
+}
+
+#[derive(Collection)]
+#[collection(root = Team)]
+struct TeamOnly {
+    team: Team,
+}
+
+fn main() {}
