@@ -13,9 +13,9 @@ fn event(stream: &str, n: usize) -> NewEvent {
     NewEvent {
         stream: stream.into(),
         seq: seq(n),
-        kind: if n % 2 == 0 { "even" } else { "odd" }.into(),
+        kind: if n.is_multiple_of(2) { "even" } else { "odd" }.into(),
         size: n as i64,
-        note: (n % 3 == 0).then(|| format!("note {n}")),
+        note: n.is_multiple_of(3).then(|| format!("note {n}")),
         labels: vec![format!("l{}", n % 4)],
     }
 }
