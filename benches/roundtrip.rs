@@ -1,0 +1,477 @@
+//! Client CPU per operation, singletable against the plain `aws-sdk-dynamodb` call that sends the
+//! same request, end to end against DynamoDB Local.
+//!
+//! The project's target: singletable costs at most 1.10× the CPU of the raw SDK call.
+//!
+//! ```sh
+//! cargo bench --bench roundtrip                   # 4000 calls per operation and side
+//! BENCH_ITERS=500 cargo bench --bench roundtrip   # quicker
+//! BENCH_OPS=get,update cargo bench --bench roundtrip
+//! ```
+//!
+//! Operations: `create`, `get`, `update`, and `noise` (the raw create measured against itself:
+//! how far from 1.00 two identical sides land on this machine). All four run by default.
+//!
+//! DynamoDB Local is started by `singletable-local` (or `DYNAMODB_ENDPOINT` is used). The Java
+//! server is another process, so only this process's CPU is counted: the sum of `sum_exec_runtime`
+//! (nanoseconds, `/proc/self/task/*/schedstat`) over its threads, or `utime + stime` from
+//! `/proc/self/stat` (clock ticks) where schedstat is missing. The runtime is tokio's
+//! `current_thread`, so the requests run on the calling thread.
+//!
+//! Each operation runs in rounds that alternate between the two sides (which side goes first
+//! alternates too), so that noise from the machine falls on both. Before measuring, one request of
+//! each kind is captured from both sides with an interceptor and compared, so the raw side is
+//! checked to send what singletable sends.
+
+mod common;
+
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::hint::black_box;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::operation::get_item::GetItemInput;
+use aws_sdk_dynamodb::operation::put_item::PutItemInput;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::Client;
+use singletable::prelude::*;
+use singletable_local::DynamoDbLocal;
+use time::format_description::well_known::Rfc3339;
+
+use common::{hand_decode, hand_encode, hand_key, now_millis, Item, NewTeam, Plan, Team};
+
+type Result<T, E = Box<dyn StdError + Send + Sync>> = std::result::Result<T, E>;
+
+/// Calls per round and side: short rounds, so that slow drifts of the machine fall on both sides.
+const ROUND: usize = 25;
+/// Untimed calls per side before measuring.
+const WARM_UP: usize = 100;
+/// Items that `get` and `update` cycle through.
+const POOL: usize = 200;
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` (or `--all-targets`) does not, and
+    // must not start Java or spend minutes here.
+    if !std::env::args().any(|arg| arg == "--bench") {
+        println!("roundtrip: skipped; run it with `cargo bench --bench roundtrip`");
+        return;
+    }
+    let iters: usize = std::env::var("BENCH_ITERS")
+        .ok()
+        .map(|value| value.parse().expect("BENCH_ITERS is a number"))
+        .unwrap_or(4000);
+    let rounds = iters.div_ceil(ROUND).max(1);
+    let local = DynamoDbLocal::shared().expect("DynamoDB Local starts");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime
+        .block_on(run(local, rounds))
+        .expect("benchmark runs");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The raw SDK side: the requests singletable sends, written by hand.
+
+fn new_team(i: usize) -> NewTeam {
+    NewTeam {
+        tenant_id: "tenant-0042".into(),
+        organization_id: "7e3c1a9b-2d4f-4b8e-a6c5-1f0e9d8c7b6a".into(),
+        name: "Platform Engineering".into(),
+        description: Some("Owns the build, deploy and observability stack".into()),
+        plan: if i.is_multiple_of(2) {
+            Plan::Pro
+        } else {
+            Plan::Free
+        },
+        max_users: 50,
+    }
+}
+
+async fn raw_create(client: &Client, table: &str, new: NewTeam) -> Result<Team> {
+    let now = now_millis();
+    let team = Team {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: new.tenant_id,
+        organization_id: new.organization_id,
+        name: new.name,
+        description: new.description,
+        plan: new.plan,
+        max_users: new.max_users,
+        member_count: 0,
+        created_at: now,
+        updated_at: None,
+    };
+    let item = hand_encode(&team, now)?;
+    client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#pk)")
+        .expression_attribute_names("#pk", "pk")
+        .send()
+        .await?;
+    Ok(team)
+}
+
+fn raw_key(team: &Team) -> Result<Item> {
+    let (pk, sk) = hand_key(&team.tenant_id, &team.organization_id, &team.id)?;
+    Ok(HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(pk)),
+        ("sk".to_owned(), AttributeValue::S(sk)),
+    ]))
+}
+
+async fn raw_get(client: &Client, table: &str, team: &Team) -> Result<Option<Team>> {
+    let output = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(raw_key(team)?))
+        .send()
+        .await?;
+    Ok(output.item.map(hand_decode).transpose()?)
+}
+
+const UPDATE_EXPRESSION: &str = "SET #a0 = :v0, #a1 = if_not_exists(#a1, :zero) + :v1, #a2 = :v2";
+
+async fn raw_update(client: &Client, table: &str, team: &Team, name: &str) -> Result<Team> {
+    let updated_at = now_millis().format(&Rfc3339)?;
+    let output = client
+        .update_item()
+        .table_name(table)
+        .set_key(Some(raw_key(team)?))
+        .condition_expression("attribute_exists(#pk) AND #type = :type")
+        .expression_attribute_names("#pk", "pk")
+        .expression_attribute_names("#type", "_type")
+        .expression_attribute_values(":type", AttributeValue::S("TEAM".into()))
+        .return_values(ReturnValue::AllNew)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .expression_attribute_names("#a0", "name")
+        .expression_attribute_values(":v0", AttributeValue::S(name.to_owned()))
+        .expression_attribute_names("#a1", "memberCount")
+        .expression_attribute_values(":v1", AttributeValue::N("1".into()))
+        .expression_attribute_names("#a2", "updatedAt")
+        .expression_attribute_values(":v2", AttributeValue::S(updated_at))
+        .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+        .update_expression(UPDATE_EXPRESSION)
+        .send()
+        .await?;
+    Ok(hand_decode(output.attributes.unwrap_or_default())?)
+}
+
+const NAMES: [&str; 2] = ["Platform Engineering", "Developer Productivity"];
+
+async fn ours_update(table: &Table, team: &Team, name: &str) -> Result<Team> {
+    Ok(Team::update(table, team.key())
+        .set_name(name)
+        .add_member_count(1)
+        .send()
+        .await?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checking that both sides send the same requests.
+
+#[derive(Clone, Debug, PartialEq)]
+enum Captured {
+    Put(PutItemInput),
+    Get(GetItemInput),
+    Update(UpdateItemInput),
+}
+
+/// Records the input of every request, before serialization.
+#[derive(Clone, Debug, Default)]
+struct Capture(Arc<Mutex<Vec<Captured>>>);
+
+impl Capture {
+    fn take(&self) -> Captured {
+        self.0
+            .lock()
+            .unwrap()
+            .pop()
+            .expect("a request was captured")
+    }
+}
+
+impl Intercept for Capture {
+    fn name(&self) -> &'static str {
+        "Capture"
+    }
+
+    fn read_before_serialization(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let input = context.input();
+        let captured = if let Some(put) = input.downcast_ref::<PutItemInput>() {
+            Captured::Put(put.clone())
+        } else if let Some(get) = input.downcast_ref::<GetItemInput>() {
+            Captured::Get(get.clone())
+        } else if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
+            Captured::Update(update.clone())
+        } else {
+            return Ok(());
+        };
+        self.0.lock().unwrap().push(captured);
+        Ok(())
+    }
+}
+
+/// Replaces the values that differ between two calls (new ids, clocks) by a placeholder.
+fn normalize(captured: Captured) -> Captured {
+    let fixed = || AttributeValue::S("<varies>".into());
+    match captured {
+        Captured::Put(mut put) => {
+            let item = put.item.as_mut().expect("an item");
+            for name in ["id", "sk", "createdAt", "_timestamp"] {
+                item.insert(name.into(), fixed());
+            }
+            Captured::Put(put)
+        }
+        Captured::Update(mut update) => {
+            let values = update.expression_attribute_values.as_mut().expect("values");
+            values.insert(":v2".into(), fixed());
+            Captured::Update(update)
+        }
+        get => get,
+    }
+}
+
+/// Sends one request of each kind from both sides through a capturing client and compares them.
+async fn assert_same_requests(table: &Table) -> Result<()> {
+    let capture = Capture::default();
+    let config = table
+        .client()
+        .config()
+        .to_builder()
+        .interceptor(capture.clone())
+        .build();
+    let client = Client::from_conf(config);
+    let checked = Table::builder(client.clone(), table.name()).build();
+    let name = table.name();
+    let same = |what: &str, ours: Captured, raw: Captured| {
+        let (ours, raw) = (normalize(ours), normalize(raw));
+        assert_eq!(
+            ours, raw,
+            "{what}: the raw request differs from singletable's"
+        );
+    };
+
+    let ours = Team::create(&checked, new_team(0)).await?;
+    let ours_put = capture.take();
+    let raw = raw_create(&client, name, new_team(0)).await?;
+    same("create", ours_put, capture.take());
+    assert_eq!(ours.member_count, raw.member_count);
+
+    let got = Team::get(&checked, ours.key()).await?;
+    let ours_get = capture.take();
+    let raw_got = raw_get(&client, name, &ours).await?;
+    same("get", ours_get, capture.take());
+    assert_eq!(got.as_ref(), Some(&ours));
+    assert_eq!(raw_got.as_ref(), Some(&ours));
+
+    let updated = ours_update(&checked, &ours, NAMES[1]).await?;
+    let ours_update = capture.take();
+    let raw_updated = raw_update(&client, name, &ours, NAMES[1]).await?;
+    same("update", ours_update, capture.take());
+    assert_eq!(updated.member_count, 1);
+    assert_eq!(raw_updated.member_count, 2);
+    assert_eq!(raw_updated.name, NAMES[1]);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measuring.
+
+/// CPU time of this process so far, in nanoseconds, and the clock it comes from.
+fn cpu_ns() -> u64 {
+    schedstat_ns().unwrap_or_else(stat_ns)
+}
+
+/// The sum of `sum_exec_runtime` over this process's threads.
+fn schedstat_ns() -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let path = task.ok()?.path().join("schedstat");
+        // A thread may exit between the listing and the read.
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        total += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
+/// `utime + stime` of `/proc/self/stat`, assuming 100 clock ticks per second.
+fn stat_ns() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // The command name may contain spaces; the fields after it are plain.
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("comm") + 2..]
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks * 10_000_000
+}
+
+/// CPU and wall time of one side of one operation, summed over rounds.
+#[derive(Default)]
+struct Side {
+    cpu_ns: u64,
+    wall: Duration,
+    calls: usize,
+    /// CPU ns per call of each round.
+    rounds: Vec<f64>,
+}
+
+impl Side {
+    fn add(&mut self, cpu_ns: u64, wall: Duration, calls: usize) {
+        self.cpu_ns += cpu_ns;
+        self.wall += wall;
+        self.calls += calls;
+        self.rounds.push(cpu_ns as f64 / calls as f64);
+    }
+
+    fn cpu_us(&self) -> f64 {
+        self.cpu_ns as f64 / self.calls as f64 / 1000.0
+    }
+
+    fn wall_us(&self) -> f64 {
+        self.wall.as_secs_f64() * 1e6 / self.calls as f64
+    }
+}
+
+/// Runs `$body` `$calls` times (with `$i` the call index) and returns CPU ns and wall time.
+macro_rules! timed {
+    ($calls:expr, |$i:ident| $body:expr) => {{
+        let (cpu, wall) = (cpu_ns(), Instant::now());
+        for $i in 0..$calls {
+            black_box($body);
+        }
+        (cpu_ns() - cpu, wall.elapsed())
+    }};
+}
+
+/// Measures one operation: `$ours` and `$raw` alternate by rounds of `ROUND` calls, and which
+/// side goes first alternates too.
+macro_rules! compare {
+    ($rounds:expr, |$i:ident| ours: $ours:expr, raw: $raw:expr) => {{
+        let (mut ours, mut raw) = (Side::default(), Side::default());
+        timed!(WARM_UP, |$i| $ours);
+        timed!(WARM_UP, |$i| $raw);
+        for round in 0..$rounds {
+            let offset = round * ROUND;
+            let ours_first = round % 2 == 0;
+            for ours_turn in [ours_first, !ours_first] {
+                if ours_turn {
+                    let (cpu, wall) = timed!(ROUND, |call| {
+                        let $i = offset + call;
+                        $ours
+                    });
+                    ours.add(cpu, wall, ROUND);
+                } else {
+                    let (cpu, wall) = timed!(ROUND, |call| {
+                        let $i = offset + call;
+                        $raw
+                    });
+                    raw.add(cpu, wall, ROUND);
+                }
+            }
+        }
+        (ours, raw)
+    }};
+}
+
+async fn run(local: &DynamoDbLocal, rounds: usize) -> Result<()> {
+    let (client, name) = local.fresh_table("bench").await?;
+    let table = Table::builder(client.clone(), name.clone())
+        .type_index(singletable_local::TYPE_INDEX)
+        .build();
+    assert_same_requests(&table).await?;
+
+    let mut pool = Vec::with_capacity(POOL);
+    for i in 0..POOL {
+        pool.push(Team::create(&table, new_team(i)).await?);
+    }
+    let (name, client) = (name.as_str(), &client);
+
+    let ops = std::env::var("BENCH_OPS").unwrap_or_else(|_| "create,get,update,noise".into());
+    let wanted = |op: &str| ops.split(',').any(|o| o.trim() == op);
+    let started = Instant::now();
+    let mut results = Vec::new();
+    if wanted("create") {
+        let sides = compare!(rounds, |i| ours: Team::create(&table, new_team(i)).await?,
+            raw: raw_create(client, name, new_team(i)).await?);
+        results.push(("create (conditional put)", sides));
+    }
+    if wanted("get") {
+        let sides = compare!(rounds, |i| ours: Team::get(&table, pool[i % POOL].key()).await?.expect("found"),
+            raw: raw_get(client, name, &pool[i % POOL]).await?.expect("found"));
+        results.push(("get", sides));
+    }
+    if wanted("update") {
+        let sides = compare!(rounds, |i| ours: ours_update(&table, &pool[i % POOL], NAMES[i % 2]).await?,
+            raw: raw_update(client, name, &pool[i % POOL], NAMES[i % 2]).await?);
+        results.push(("update (set + add, ALL_NEW)", sides));
+    }
+    // The noise floor: the raw create against itself, measured the same way.
+    if wanted("noise") {
+        let sides = compare!(rounds, |i| ours: raw_create(client, name, new_team(i)).await?,
+            raw: raw_create(client, name, new_team(i)).await?);
+        results.push(("noise floor: raw create vs raw create", sides));
+    }
+    let elapsed = started.elapsed();
+
+    let clock = if schedstat_ns().is_some() {
+        "sum of /proc/self/task/*/schedstat"
+    } else {
+        "utime+stime of /proc/self/stat"
+    };
+    let calls = rounds * ROUND;
+    println!();
+    println!(
+        "## roundtrip: client CPU per call, singletable vs raw aws-sdk-dynamodb \
+         ({calls} calls per side in alternating rounds of {ROUND}; {clock}; DynamoDB Local at {})",
+        local.endpoint()
+    );
+    println!();
+    println!(
+        "| operation | ours CPU µs | raw CPU µs | ours / raw | per-round ratio: median (p25–p75) \
+         | ours wall µs | raw wall µs |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (operation, (ours, raw)) in results {
+        let mut ratios: Vec<f64> = ours
+            .rounds
+            .iter()
+            .zip(&raw.rounds)
+            .map(|(ours, raw)| ours / raw)
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let quantile = |q: f64| ratios[((ratios.len() - 1) as f64 * q).round() as usize];
+        println!(
+            "| {operation} | {:.1} | {:.1} | {:.3}× | {:.3}× ({:.3}–{:.3}) | {:.0} | {:.0} |",
+            ours.cpu_us(),
+            raw.cpu_us(),
+            ours.cpu_us() / raw.cpu_us(),
+            quantile(0.5),
+            quantile(0.25),
+            quantile(0.75),
+            ours.wall_us(),
+            raw.wall_us(),
+        );
+    }
+    println!();
+    println!(
+        "target: ours / raw ≤ 1.10×; measured in {:.1} s",
+        elapsed.as_secs_f64()
+    );
+    Ok(())
+}
