@@ -49,11 +49,12 @@ pub enum Error {
     },
 
     /// An item read from the table does not decode into the entity.
-    #[error("{entity} {key}: cannot decode field `{field}`: {message}")]
+    #[error("{entity} {key}: cannot decode{}: {message}", in_field(.field))]
     Decode {
         entity: &'static str,
         key: ItemKey,
-        /// Path of the field that failed (`address.city`), `.` when the item itself failed.
+        /// Path of the field that failed (`address.city`); empty when the item as a whole failed
+        /// (a missing field, named in the message).
         field: String,
         message: String,
     },
@@ -102,6 +103,14 @@ pub enum Error {
         #[source]
         source: Box<aws_sdk_dynamodb::Error>,
     },
+}
+
+fn in_field(field: &str) -> String {
+    if field.is_empty() {
+        String::new()
+    } else {
+        format!(" field `{field}`")
+    }
 }
 
 /// The `Result` of every operation.

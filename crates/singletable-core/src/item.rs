@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
+use crate::codec;
 use crate::entity::Entity;
 use crate::error::{Error, ItemKey, Result};
 use crate::table::Table;
@@ -26,13 +27,11 @@ pub fn encode<E: Entity>(
     created: OffsetDateTime,
     table: &Table,
 ) -> Result<Item> {
-    let mut item: Item = serde_dynamo::to_item(entity).map_err(|e| Error::Encode {
+    let mut item = codec::to_item(entity).map_err(|e| Error::Encode {
         entity: E::TYPE,
         field: "the entity".into(),
         message: e.to_string(),
     })?;
-    // An absent `Option` is no attribute at all, as `REMOVE` leaves it after an update.
-    item.retain(|_, value| !matches!(value, AttributeValue::Null(_)));
     for (index, key) in E::INDEXES.iter().zip(entity.index_keys(table.separator())?) {
         let Some(key) = key else { continue };
         let (pk, sk) = index_attributes::<E>(table, index.index)?;
@@ -93,15 +92,11 @@ pub fn decode<E: Entity>(mut item: Item, table: &Table) -> Result<E> {
             message: format!("the item is a `{item_type}`, not a `{}`", E::TYPE),
         });
     }
-    let item: serde_dynamo::Item = item.into();
-    let deserializer = serde_dynamo::Deserializer::from_attribute_value(
-        serde_dynamo::AttributeValue::M(item.into()),
-    );
-    serde_path_to_error::deserialize(deserializer).map_err(|e| Error::Decode {
+    codec::from_item(item).map_err(|e| Error::Decode {
         entity: E::TYPE,
         key,
-        field: e.path().to_string(),
-        message: e.into_inner().to_string(),
+        field: e.field,
+        message: e.message,
     })
 }
 

@@ -4,6 +4,7 @@
 //! Use it through the `singletable` crate, which re-exports this one with the derive macros.
 
 pub mod autogen;
+mod codec;
 mod collection;
 mod cursor;
 mod entity;

@@ -4,6 +4,7 @@
 //! (and `add_*`/`subtract_*` only for numeric ones); this type does the work once for all.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::marker::PhantomData;
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -19,6 +20,14 @@ use crate::item::{self, TYPE_ATTRIBUTE};
 use crate::key;
 use crate::table::Table;
 use crate::{KeyPart, Template};
+
+/// `clause`, ready for one more comma-separated action.
+fn next(clause: &mut String) -> &mut String {
+    if !clause.is_empty() {
+        clause.push_str(", ");
+    }
+    clause
+}
 
 /// A field's `serialize_with` function, as serde calls it for DynamoDB attributes.
 pub type SerializeWith<V> =
@@ -170,6 +179,9 @@ impl<'t, E: Entity> Update<'t, E> {
     /// update does not set come from the item's own key; any other is an error, since the
     /// update cannot know it.
     fn sync_indexes(&mut self, key: &ItemKey) -> Result<()> {
+        if self.index_sources.is_empty() {
+            return Ok(());
+        }
         let separator = self.table.separator();
         let key_values = |template: &Template<'static>, text: &str| {
             let values = template.parse_key(text, separator).unwrap_or_default();
@@ -265,43 +277,57 @@ impl<'t, E: Entity> Update<'t, E> {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .set_return_consumed_capacity(capacity_request(&span));
 
-        let (mut sets, mut removes) = (Vec::new(), Vec::new());
+        // One pass writes both clauses; names and values are placeholders `#aN`/`:vN`.
+        let (mut sets, mut removes) = (String::with_capacity(64), String::new());
+        let mut needs_zero = false;
         for (i, (attribute, action)) in self.actions.into_iter().enumerate() {
-            let name = format!("#a{i}");
-            let value = format!(":v{i}");
+            // Writing to a String cannot fail.
             let operand = match action {
-                Action::Set(v) => {
-                    sets.push(format!("{name} = {value}"));
-                    Some(v)
+                Action::Set(value) => {
+                    let _ = write!(next(&mut sets), "#a{i} = :v{i}");
+                    Some(value)
                 }
-                Action::Add(v) => {
-                    sets.push(format!("{name} = if_not_exists({name}, :zero) + {value}"));
-                    Some(v)
+                Action::Add(value) => {
+                    needs_zero = true;
+                    let _ = write!(
+                        next(&mut sets),
+                        "#a{i} = if_not_exists(#a{i}, :zero) + :v{i}"
+                    );
+                    Some(value)
                 }
-                Action::Subtract(v) => {
-                    sets.push(format!("{name} = if_not_exists({name}, :zero) - {value}"));
-                    Some(v)
+                Action::Subtract(value) => {
+                    needs_zero = true;
+                    let _ = write!(
+                        next(&mut sets),
+                        "#a{i} = if_not_exists(#a{i}, :zero) - :v{i}"
+                    );
+                    Some(value)
                 }
                 Action::Remove => {
-                    removes.push(name.clone());
+                    let _ = write!(next(&mut removes), "#a{i}");
                     None
                 }
             };
-            request = request.expression_attribute_names(name, attribute);
-            if let Some(operand) = operand {
-                request = request.expression_attribute_values(value, operand);
+            request = request.expression_attribute_names(format!("#a{i}"), attribute);
+            if let Some(value) = operand {
+                request = request.expression_attribute_values(format!(":v{i}"), value);
             }
         }
-        if sets.iter().any(|clause| clause.contains(":zero")) {
+        if needs_zero {
             request = request.expression_attribute_values(":zero", AttributeValue::N("0".into()));
         }
-        let mut expression = String::new();
+        let mut expression = String::with_capacity(sets.len() + removes.len() + 12);
         if !sets.is_empty() {
-            expression = format!("SET {}", sets.join(", "));
+            expression.push_str("SET ");
+            expression.push_str(&sets);
         }
         if !removes.is_empty() {
-            let space = if expression.is_empty() { "" } else { " " };
-            expression = format!("{expression}{space}REMOVE {}", removes.join(", "));
+            expression.push_str(if expression.is_empty() {
+                "REMOVE "
+            } else {
+                " REMOVE "
+            });
+            expression.push_str(&removes);
         }
 
         let result = request
