@@ -6,6 +6,7 @@ mod crud;
 mod index;
 mod model;
 mod query;
+mod tenancy;
 
 use singletable::Table;
 use singletable_local::DynamoDbLocal;
@@ -50,13 +51,18 @@ async fn raw_items(table: &Table) -> Vec<singletable::item::Item> {
 }
 
 /// Runs `future` and counts the DynamoDB requests it made (one `dynamodb` span per request).
+///
+/// One global subscriber counts into a task-local counter, so tests running in parallel count
+/// only their own requests (a scoped subscriber per test would race on tracing's callsite cache).
 async fn count_requests<F: std::future::Future>(future: F) -> (F::Output, usize) {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
-    use tracing::instrument::WithSubscriber;
+    use std::sync::{Arc, Once};
     use tracing_subscriber::layer::{Context, SubscriberExt};
 
-    struct Counter(Arc<AtomicUsize>);
+    tokio::task_local! {
+        static COUNTER: Arc<AtomicUsize>;
+    }
+    struct Counter;
     impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Counter {
         fn on_new_span(
             &self,
@@ -65,13 +71,17 @@ async fn count_requests<F: std::future::Future>(future: F) -> (F::Output, usize)
             _: Context<'_, S>,
         ) {
             if attrs.metadata().name() == "dynamodb" {
-                self.0.fetch_add(1, Ordering::SeqCst);
+                let _ = COUNTER.try_with(|count| count.fetch_add(1, Ordering::SeqCst));
             }
         }
     }
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let subscriber = tracing_subscriber::registry().with(Counter);
+        tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
+    });
 
     let count = Arc::new(AtomicUsize::new(0));
-    let subscriber = tracing_subscriber::registry().with(Counter(count.clone()));
-    let output = future.with_subscriber(subscriber).await;
+    let output = COUNTER.scope(count.clone(), future).await;
     (output, count.load(Ordering::SeqCst))
 }

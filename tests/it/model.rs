@@ -198,3 +198,25 @@ pub struct OrganizationComplete {
     #[collection(order_by = name)]
     pub teams: Vec<TeamWithMembers>,
 }
+
+/// A tenant-scoped note: its tenant comes from the tenant scope, never from the caller.
+#[derive(Entity, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[entity(
+    type = "NOTE",
+    pk = "TENANT#<tenant_id>#NOTES",
+    sk = "NOTE#<id>",
+    range(name = "starting", begins_with = "NOTE#<id>"),
+    index(
+        name = "GSI1",
+        query = "by_title",
+        pk = "TENANT#<tenant_id>#TITLE#<title>",
+        sk = "NOTE#<id>"
+    )
+)]
+pub struct Note {
+    #[entity(tenant)]
+    pub tenant_id: String,
+    pub id: String,
+    pub title: String,
+    pub body: String,
+}

@@ -37,6 +37,8 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     const SORT_KEY: &'static Template<'static>;
     /// The secondary indexes this entity writes keys for.
     const INDEXES: &'static [IndexKeys] = &[];
+    /// Whether a field takes its value from the tenant scope (`#[entity(tenant)]`).
+    const TENANT_SCOPED: bool = false;
 
     /// The typed key: one field per placeholder of the partition and sort key templates.
     type Key<'k>: EntityKey;
@@ -51,7 +53,12 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
 
     /// Builds the entity from its create input, filling the auto-generated fields.
     #[doc(hidden)]
-    fn from_new(new: Self::New, now: OffsetDateTime) -> Self;
+    fn from_new(new: Self::New, now: OffsetDateTime) -> Result<Self>;
+
+    /// The tenant this entity belongs to, for a tenant-scoped entity.
+    fn tenant(&self) -> Option<&str> {
+        None
+    }
 
     /// The keys of each of [`INDEXES`](Self::INDEXES), in order; `None` where a field the index
     /// needs is `None` (a sparse index).

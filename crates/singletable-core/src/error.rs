@@ -48,6 +48,20 @@ pub enum Error {
         source: KeyError,
     },
 
+    /// A tenant-scoped entity was used outside a tenant scope; nothing was sent.
+    #[error("{entity} is tenant-scoped and no tenant scope is set; run the operation in `tenant::scope`")]
+    MissingTenant { entity: &'static str },
+
+    /// An entity's tenant field differs from the tenant scope (an entity of another tenant was
+    /// passed to `put`, or an item read back carries another tenant); nothing was written or
+    /// returned.
+    #[error("{entity} belongs to tenant `{found}`, not to the current tenant `{expected}`")]
+    TenantMismatch {
+        entity: &'static str,
+        expected: String,
+        found: String,
+    },
+
     /// An item read from the table does not decode into the entity.
     #[error("{entity} {key}: cannot decode{}: {message}", in_field(.field))]
     Decode {

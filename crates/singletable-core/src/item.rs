@@ -92,12 +92,15 @@ pub fn decode<E: Entity>(mut item: Item, table: &Table) -> Result<E> {
             message: format!("the item is a `{item_type}`, not a `{}`", E::TYPE),
         });
     }
-    codec::from_item(item).map_err(|e| Error::Decode {
+    let entity = codec::from_item(item).map_err(|e| Error::Decode {
         entity: E::TYPE,
         key,
         field: e.field,
         message: e.message,
-    })
+    })?;
+    // The key carried the scope's tenant; an item that says otherwise is not returned.
+    crate::tenant::check_owner(&entity)?;
+    Ok(entity)
 }
 
 /// The attribute names of the table's index `name`, which `E` declares keys for.

@@ -15,6 +15,7 @@ mod key;
 mod ops;
 mod schema;
 mod table;
+pub mod tenant;
 
 pub use collection::{Collection, Joinable, Pool};
 pub use cursor::CursorError;
@@ -25,12 +26,19 @@ pub use ops::query::{Page, Query, SortKey};
 pub use ops::update::{SerializeWith, Update};
 pub use singletable_keys::{self as keys, FromKeyPart, KeyPart, Template};
 pub use table::{Index, Table, TableBuilder};
+pub use tenant::TenantId;
 
 /// What generated code calls. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::autogen::{Counter, GenerateId, GenerateTimestamp};
     pub use crate::collection::{by_relation, by_type, children, partition_mismatch};
+    pub use crate::tenant::TenantId;
+
+    /// The current tenant, for an operation on the tenant-scoped `E`.
+    pub fn current_tenant<E: crate::Entity>() -> crate::Result<TenantId> {
+        crate::tenant::required::<E>()
+    }
     pub use crate::key::{
         render_index, render_index_partition, render_key, render_partition, render_sort,
     };

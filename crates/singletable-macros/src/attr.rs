@@ -89,6 +89,8 @@ pub struct Field {
     pub param: Option<LitStr>,
     pub on_create: Option<Spanned<Autogen>>,
     pub on_update: Option<Spanned<Autogen>>,
+    /// `tenant`: the value comes from the tenant scope.
+    pub tenant: Option<Path>,
     pub serde_rename: Option<String>,
     /// `serialize_with`, or `with` + `::serialize`.
     pub serialize_with: Option<Path>,
@@ -159,7 +161,9 @@ impl Field {
         for attr in attrs {
             if attr.path().is_ident(sym::ENTITY) {
                 let result = attr.parse_nested_meta(|meta| {
-                    if meta.path.is_ident("param") {
+                    if meta.path.is_ident("tenant") {
+                        set_once(&meta, &mut out.tenant, meta.path.clone())
+                    } else if meta.path.is_ident("param") {
                         set_once(&meta, &mut out.param, meta.value()?.parse()?)
                     } else if meta.path.is_ident("autogen") {
                         if meta.input.peek(syn::Token![=]) {
@@ -182,7 +186,7 @@ impl Field {
                         }
                     } else {
                         Err(meta.error(format!(
-                            "unknown field attribute `{}`; expected `autogen` or `param`",
+                            "unknown field attribute `{}`; expected `autogen`, `param` or `tenant`",
                             path_text(&meta.path)
                         )))
                     }

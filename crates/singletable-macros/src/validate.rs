@@ -39,6 +39,8 @@ pub struct Keys {
     pub sk: Key,
     pub ranges: Vec<RangeQuery>,
     pub indexes: Vec<IndexQuery>,
+    /// The field filled from the tenant scope.
+    pub tenant: Option<usize>,
 }
 
 impl Keys {
@@ -128,12 +130,15 @@ pub fn check(cx: &mut Ctxt, entity: &Entity, input: &syn::DeriveInput) -> Option
         }
         indexes.push(query);
     }
+    let pk = pk?;
+    let tenant = tenant_field(cx, entity, &pk);
     Some(Keys {
         type_name: type_name?,
-        pk: pk?,
+        pk,
         sk,
         ranges,
         indexes,
+        tenant,
     })
 }
 
@@ -194,6 +199,42 @@ const QUERY_METHODS: &[&str] = &[
     "stream",
     "into_query",
 ];
+
+/// The `#[entity(tenant)]` field: one at most, a `String`, part of the partition key (which is
+/// what keeps tenants apart), never generated.
+fn tenant_field(cx: &mut Ctxt, entity: &Entity, pk: &Key) -> Option<usize> {
+    let mut found: Option<usize> = None;
+    for (i, field) in entity.fields.iter().enumerate() {
+        let Some(attr) = &field.attrs.tenant else {
+            continue;
+        };
+        if found.is_some() {
+            cx.error_spanned_by(attr, "only one field can be the tenant");
+            continue;
+        }
+        let is_string = matches!(field.ty, syn::Type::Path(p) if p.qself.is_none() && p.path.is_ident("String"));
+        if !is_string {
+            cx.error_spanned_by(
+                field.ty,
+                "the tenant field is a `String`: it holds the tenant id of the scope",
+            );
+        }
+        if !pk.fields.contains(&i) {
+            cx.error_spanned_by(
+                attr,
+                format!("`{}` is the tenant, so it must be a placeholder of the partition key: tenants are kept apart by partition", field.ident),
+            );
+        }
+        if field.attrs.on_create.is_some() || field.attrs.on_update.is_some() {
+            cx.error_spanned_by(
+                attr,
+                "the tenant comes from the tenant scope; it cannot also be generated",
+            );
+        }
+        found = Some(i);
+    }
+    found
+}
 
 fn index_query(cx: &mut Ctxt, entity: &Entity, index: &attr::IndexAttr) -> Option<IndexQuery> {
     let name = index.name.value();

@@ -12,7 +12,7 @@ use crate::table::Table;
 
 pub(crate) async fn create<E: Entity>(table: &Table, new: E::New) -> Result<E> {
     let now = autogen::now();
-    let entity = E::from_new(new, now);
+    let entity = E::from_new(new, now)?;
     let key = entity.key().item_key(table.separator())?;
     let item = item::encode(&entity, key, now, table)?;
     let span = span(table, "PutItem", E::TYPE);

@@ -120,11 +120,17 @@ impl<'t, E: Entity> Query<'t, E> {
 
     /// Every item of `E`, oldest first, through the table's type index.
     pub fn type_index(table: &'t Table) -> Self {
-        let error = table.type_index().is_none().then(|| Error::InvalidRequest {
+        let reason = if E::TENANT_SCOPED {
+            // The type index is keyed by type alone: a listing would read every tenant's items.
+            Some("the entity is tenant-scoped and the type index is not: query a tenant partition")
+        } else if table.type_index().is_none() {
+            Some("the table has no type index; declare it with `Table::builder(..).type_index(name)`")
+        } else {
+            None
+        };
+        let error = reason.map(|reason| Error::InvalidRequest {
             entity: E::TYPE,
-            reason:
-                "the table has no type index; declare it with `Table::builder(..).type_index(name)`"
-                    .into(),
+            reason: reason.into(),
         });
         Query::new(table, Source::TypeIndex, error)
     }

@@ -50,6 +50,16 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         }
     });
     let index_items = super::index::entity_items(entity, keys);
+    let tenant_items = keys.tenant.map(|i| {
+        let field = entity.fields[i].ident;
+        quote! {
+            const TENANT_SCOPED: bool = true;
+
+            fn tenant(&self) -> ::core::option::Option<&str> {
+                ::core::option::Option::Some(&self.#field)
+            }
+        }
+    });
     let new_binding = if entity.fields.iter().any(is_supplied) {
         quote!(new)
     } else {
@@ -67,12 +77,14 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             type Partition<'k> = #partition<'k>;
             type Query<'t> = #query<'t>;
 
-            fn from_new(#new_binding: #new, now: #private::OffsetDateTime) -> Self {
+            fn from_new(#new_binding: #new, now: #private::OffsetDateTime) -> #private::Result<Self> {
                 let _ = now;
-                #ident {
+                ::core::result::Result::Ok(#ident {
                     #(#fill,)*
-                }
+                })
             }
+
+            #tenant_items
 
             #stamp_update
             #index_items
@@ -103,6 +115,10 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
 /// The value of a field in a newly created entity.
 fn initial_value(field: &Field) -> TokenStream {
     let (private, name, ty) = (private(), field.ident, field.ty);
+    if field.attrs.tenant.is_some() {
+        let entity = quote!(Self);
+        return quote!(#private::current_tenant::<#entity>()?.as_str().to_owned());
+    }
     match (&field.attrs.on_create, &field.attrs.on_update) {
         (Some(on_create), _) => generate(field, &on_create.value),
         (None, Some(on_update)) => match on_update.value {

@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::key::{borrowed_type, key_part, template_const};
+use super::key::{bind_tenant, borrowed_type, supplied, template_const, values};
 use super::private;
 use crate::ast::{Entity, Field};
 use crate::validate::{option_inner, IndexQuery, Key, Keys};
@@ -94,7 +94,10 @@ pub fn expand(entity: &Entity, keys: &Keys) -> TokenStream {
     let items = keys.indexes.iter().enumerate().map(|(i, index)| {
         let query = &index.query;
         let partition = format_ident!("{ident}{}", pascal_case(&query.to_string()));
-        let fields: Vec<&Field> = index.pk.fields.iter().map(|&f| &entity.fields[f]).collect();
+        let fields: Vec<&Field> = supplied(keys, &index.pk.fields)
+            .into_iter()
+            .map(|f| &entity.fields[f])
+            .collect();
         let doc = format!(
             "A partition of index `{}` for [`{ident}::{query}`]: `{}`.",
             index.name, index.pk.text
@@ -119,11 +122,11 @@ pub fn expand(entity: &Entity, keys: &Keys) -> TokenStream {
                 }
             }
         };
-        let values = fields.iter().map(|f| {
+        let values = values(entity, keys, &index.pk, |f| {
             let param = format_ident!("{}", f.param_name());
-            let ty = option_inner(f.ty).unwrap_or(f.ty);
-            key_part(ty, quote!(partition.#param))
+            quote!(partition.#param)
         });
+        let bind = bind_tenant(entity, keys, &index.pk.fields);
         let name = &index.name;
         let query_doc = format!(
             "The [`{ident}`] items in one partition of index `{name}` (`{}`, sorted by `{}`).",
@@ -138,11 +141,10 @@ pub fn expand(entity: &Entity, keys: &Keys) -> TokenStream {
                     table: &'t #private::Table,
                     partition: #partition<'_>,
                 ) -> #private::Query<'t, #ident> {
-                    let pk = #private::render_index_partition::<#ident>(
-                        #i,
-                        &[#(#values),*],
-                        table.separator(),
-                    );
+                    let pk = (|| {
+                        #bind
+                        #private::render_index_partition::<#ident>(#i, #values, table.separator())
+                    })();
                     #private::Query::index(table, #name, pk)
                 }
             }

@@ -8,7 +8,7 @@ use syn::Ident;
 
 use super::{private, Names};
 use crate::ast::{Entity, Field};
-use crate::validate::{Key, Keys};
+use crate::validate::{option_inner, Key, Keys};
 
 pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
     let private = private();
@@ -19,9 +19,21 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         keys.pk.text, keys.sk.text
     );
     let partition_doc = format!("A partition of [`{ident}`]: `{}`.", keys.pk.text);
-    let key_struct = params_struct(entity, key, &keys.fields(), &key_doc);
-    let partition_struct = params_struct(entity, partition, &keys.pk.fields, &partition_doc);
-    let (pk_values, sk_values) = (values(entity, &keys.pk), values(entity, &keys.sk));
+    let key_struct = params_struct(entity, key, &supplied(keys, &keys.fields()), &key_doc);
+    let partition_struct = params_struct(
+        entity,
+        partition,
+        &supplied(keys, &keys.pk.fields),
+        &partition_doc,
+    );
+    let self_field = |f: &Field| {
+        let name = format_ident!("{}", f.param_name());
+        quote!(self.#name)
+    };
+    let pk_values = values(entity, keys, &keys.pk, self_field);
+    let sk_values = values(entity, keys, &keys.sk, self_field);
+    let bind_key = bind_tenant(entity, keys, &keys.fields());
+    let bind_partition = bind_tenant(entity, keys, &keys.pk.fields);
     quote! {
         #key_struct
         #partition_struct
@@ -30,12 +42,14 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         const _: () = {
             impl<'k> #private::EntityKey for #key<'k> {
                 fn item_key(&self, separator: char) -> #private::Result<#private::ItemKey> {
+                    #bind_key
                     #private::render_key::<#ident>(#pk_values, #sk_values, separator)
                 }
             }
 
             impl<'k> #private::PartitionKey for #partition<'k> {
                 fn partition_key(&self, separator: char) -> #private::Result<::std::string::String> {
+                    #bind_partition
                     #private::render_partition::<#ident>(#pk_values, separator)
                 }
             }
@@ -68,14 +82,45 @@ fn params_struct(entity: &Entity, name: &Ident, fields: &[usize], doc: &str) -> 
     }
 }
 
-/// `&[value, ...]` for a template's placeholders, read from `self`'s fields of the same names.
-fn values(entity: &Entity, key: &Key) -> TokenStream {
+/// `&[value, ...]` for a template's placeholders: the tenant from the scope (bound by
+/// [`bind_tenant`]), every other one from `source` (an expression of its borrowed type).
+pub fn values(
+    entity: &Entity,
+    keys: &Keys,
+    key: &Key,
+    source: impl Fn(&Field) -> TokenStream,
+) -> TokenStream {
+    let private = private();
     let fields = key.fields.iter().map(|&i| {
+        if Some(i) == keys.tenant {
+            return quote!(#private::key_part(&__tenant.as_str()));
+        }
         let field = &entity.fields[i];
-        let name = format_ident!("{}", field.param_name());
-        key_part(field.ty, quote!(self.#name))
+        // Index keys may use `Option` fields; their borrowed values are of the inner type.
+        key_part(option_inner(field.ty).unwrap_or(field.ty), source(field))
     });
     quote!(&[#(#fields),*])
+}
+
+/// The fields a caller supplies among `fields`: all but the tenant, which the scope supplies.
+pub fn supplied(keys: &Keys, fields: &[usize]) -> Vec<usize> {
+    fields
+        .iter()
+        .copied()
+        .filter(|&i| Some(i) != keys.tenant)
+        .collect()
+}
+
+/// `let __tenant = current_tenant()?;` when `fields` hold the tenant; nothing otherwise.
+pub fn bind_tenant(entity: &Entity, keys: &Keys, fields: &[usize]) -> TokenStream {
+    let private = private();
+    let ident = entity.ident;
+    match keys.tenant {
+        Some(tenant) if fields.contains(&tenant) => {
+            quote!(let __tenant = #private::current_tenant::<#ident>()?;)
+        }
+        _ => TokenStream::new(),
+    }
 }
 
 /// A `&dyn KeyPart` from `value`, an expression of type [`borrowed_type`]`(ty)`. Written with
@@ -105,8 +150,7 @@ fn is_string(ty: &syn::Type) -> bool {
 /// The constructor expression of the key borrowed from `self`'s fields.
 pub fn borrow_from_self(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
     let key = &names.key;
-    let fields: Vec<&Field> = keys
-        .fields()
+    let fields: Vec<&Field> = supplied(keys, &keys.fields())
         .into_iter()
         .map(|i| &entity.fields[i])
         .collect();

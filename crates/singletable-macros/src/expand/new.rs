@@ -23,7 +23,10 @@ pub fn expand(entity: &Entity, names: &Names) -> TokenStream {
     }
 }
 
-/// A field the caller supplies on create (it is generated neither on create nor on update).
+/// A field the caller supplies on create: not generated on create or update, and not the
+/// tenant (which comes from the tenant scope).
 pub fn is_supplied(field: &crate::ast::Field) -> bool {
-    field.attrs.on_create.is_none() && field.attrs.on_update.is_none()
+    field.attrs.on_create.is_none()
+        && field.attrs.on_update.is_none()
+        && field.attrs.tenant.is_none()
 }

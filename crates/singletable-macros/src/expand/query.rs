@@ -3,9 +3,9 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::key::{borrowed_type, key_part, template_const};
+use super::key::{bind_tenant, borrowed_type, supplied, template_const, values};
 use super::{private, Names};
-use crate::ast::Entity;
+use crate::ast::{Entity, Field};
 use crate::attr::RangeOp;
 use crate::validate::{Keys, RangeQuery};
 
@@ -16,7 +16,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         "A query of [`{ident}`] items in one partition, started by `{ident}::query`; run it with \
          `all`, `page` or `stream`."
     );
-    let ranges = keys.ranges.iter().map(|r| range_method(entity, r));
+    let ranges = keys.ranges.iter().map(|r| range_method(entity, keys, r));
     quote! {
         #[doc = #doc]
         #[must_use = "a query does nothing until it is run"]
@@ -30,34 +30,29 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
     }
 }
 
-fn range_method(entity: &Entity, range: &RangeQuery) -> TokenStream {
+fn range_method(entity: &Entity, keys: &Keys, range: &RangeQuery) -> TokenStream {
     let private = private();
     let ident = entity.ident;
     let name = &range.name;
     let template = template_const(&range.key.text);
-    let fields: Vec<_> = range
-        .key
-        .fields
-        .iter()
-        .map(|&i| &entity.fields[i])
+    let fields: Vec<_> = supplied(keys, &range.key.fields)
+        .into_iter()
+        .map(|i| &entity.fields[i])
         .collect();
-    // One rendering of the template from the given parameter names.
+    // One rendering of the template from parameters named with `prefix`.
     let render = |prefix: &str| {
-        let params: Vec<_> = fields
-            .iter()
-            .map(|f| format_ident!("{prefix}{}", f.param_name()))
-            .collect();
+        let param = |f: &Field| format_ident!("{prefix}{}", f.param_name());
+        let params = fields.iter().map(|f| param(f));
         let types = fields.iter().map(|f| borrowed_type(f.ty));
-        let values = fields
-            .iter()
-            .zip(&params)
-            .map(|(f, p)| key_part(f.ty, quote!(#p)));
         let args = quote!(#(#params: #types),*);
-        let value = quote! {
-            #private::render_sort::<#ident>(&TEMPLATE, &[#(#values),*], separator)
-        };
+        let values = values(entity, keys, &range.key, |f| {
+            let p = param(f);
+            quote!(#p)
+        });
+        let value = quote!(#private::render_sort::<#ident>(&TEMPLATE, #values, separator));
         (args, value)
     };
+    let bind = bind_tenant(entity, keys, &range.key.fields);
     let (op, doc) = match range.op {
         RangeOp::Eq => (quote!(Eq), "equals"),
         RangeOp::BeginsWith => (quote!(BeginsWith), "begins with"),
@@ -84,7 +79,10 @@ fn range_method(entity: &Entity, range: &RangeQuery) -> TokenStream {
         pub fn #name<'k>(self, #args) -> Self {
             const TEMPLATE: #private::Template<'static> = #template;
             let separator = self.0.table().separator();
-            let condition = #condition;
+            let condition = (|| {
+                #bind
+                #condition
+            })();
             Self(self.0.sort_key_or_error(condition))
         }
     }

@@ -1,0 +1,148 @@
+//! The tenant scope: which tenant the current task works for.
+//!
+//! Entities with a `#[entity(tenant)]` field take that field from the scope, never from the
+//! caller: their keys, create inputs and queries have no tenant parameter, so code running for
+//! tenant A cannot name tenant B's items. With no scope, such an operation fails with
+//! [`Error::MissingTenant`](crate::Error::MissingTenant) before any request.
+//!
+//! The scope is a tokio task-local: concurrent requests never see each other's tenant. A task
+//! started with `tokio::spawn` does not inherit it (task-locals belong to one task); start it
+//! with [`spawn`] to carry the scope along, or open a new [`scope`] inside it.
+//!
+//! ```no_run
+//! # async fn handler() {}
+//! # async fn run() {
+//! singletable_core::tenant::scope("tenant-1", async {
+//!     handler().await; // every tenant-scoped operation in here works on tenant-1's items
+//! })
+//! .await;
+//! # }
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::entity::Entity;
+use crate::error::{Error, Result};
+
+tokio::task_local! {
+    static TENANT: TenantId;
+}
+
+/// The id of a tenant, as it appears in keys.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct TenantId(Arc<str>);
+
+impl TenantId {
+    /// A tenant id. It is checked like every key value (not empty, no separator, no control
+    /// character) when an operation renders it.
+    pub fn new(id: impl AsRef<str>) -> Self {
+        TenantId(Arc::from(id.as_ref()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for TenantId {
+    fn from(id: &str) -> Self {
+        TenantId::new(id)
+    }
+}
+
+impl From<String> for TenantId {
+    fn from(id: String) -> Self {
+        TenantId(Arc::from(id))
+    }
+}
+
+/// Runs `future` for `tenant`. Scopes nest: the innermost one wins.
+pub async fn scope<F: Future>(tenant: impl Into<TenantId>, future: F) -> F::Output {
+    TENANT.scope(tenant.into(), future).await
+}
+
+/// Runs `future` for `tenant` on behalf of an operator or a background job that works across
+/// tenants. The same as [`scope`], but it logs the crossing so it can be audited.
+pub async fn as_tenant<F: Future>(
+    tenant: impl Into<TenantId>,
+    reason: &str,
+    future: F,
+) -> F::Output {
+    let tenant = tenant.into();
+    tracing::info!(tenant = %tenant, reason, "cross-tenant operation");
+    scope(tenant, future).await
+}
+
+/// The tenant of the current task, if it runs in a scope.
+pub fn current() -> Option<TenantId> {
+    TENANT.try_with(TenantId::clone).ok()
+}
+
+/// The current tenant, for an operation on a tenant-scoped `E`.
+pub(crate) fn required<E: Entity>() -> Result<TenantId> {
+    current().ok_or(Error::MissingTenant { entity: E::TYPE })
+}
+
+/// Refuses an entity of a tenant other than the current one.
+pub(crate) fn check_owner<E: Entity>(entity: &E) -> Result<()> {
+    let Some(owner) = entity.tenant() else {
+        return Ok(());
+    };
+    let current = required::<E>()?;
+    if owner == current.as_str() {
+        return Ok(());
+    }
+    Err(Error::TenantMismatch {
+        entity: E::TYPE,
+        expected: current.to_string(),
+        found: owner.to_owned(),
+    })
+}
+
+/// `tokio::spawn`, carrying the current tenant scope (if any) into the new task.
+pub fn spawn<F>(future: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match current() {
+        Some(tenant) => tokio::spawn(TENANT.scope(tenant, future)),
+        None => tokio::spawn(future),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn scopes_nest_and_end() {
+        assert_eq!(current(), None);
+        scope("a", async {
+            assert_eq!(current().unwrap().as_str(), "a");
+            scope("b", async { assert_eq!(current().unwrap().as_str(), "b") }).await;
+            assert_eq!(current().unwrap().as_str(), "a");
+            let inherited = spawn(async { current() }).await.unwrap();
+            assert_eq!(inherited.unwrap().as_str(), "a");
+            let plain = tokio::spawn(async { current() }).await.unwrap();
+            assert_eq!(plain, None, "a plain spawn does not inherit the scope");
+        })
+        .await;
+        assert_eq!(current(), None);
+    }
+}

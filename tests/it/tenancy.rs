@@ -1,0 +1,283 @@
+//! Tenant isolation: a tenant-scoped entity is reached only through the tenant scope, and no
+//! crafted value reaches another tenant's items.
+
+use futures::StreamExt;
+use singletable::prelude::*;
+use singletable::tenant;
+
+use crate::model::*;
+use crate::{count_requests, raw_items, table_with};
+
+async fn table() -> Table {
+    table_with("tenancy", |b| b.index("GSI1", "gsi1pk", "gsi1sk")).await
+}
+
+fn note(id: &str, title: &str) -> NewNote {
+    NewNote {
+        id: id.into(),
+        title: title.into(),
+        body: format!("body of {id}"),
+    }
+}
+
+/// Tenants A and B, each with the same three notes.
+async fn two_tenants(table: &Table) {
+    for t in ["A", "B"] {
+        tenant::scope(t, async {
+            for id in ["1", "2", "3"] {
+                Note::create(table, note(id, "same")).await.unwrap();
+            }
+        })
+        .await;
+    }
+}
+
+fn items_of(items: &[singletable::item::Item], tenant: &str) -> Vec<singletable::item::Item> {
+    let mut of: Vec<_> = items
+        .iter()
+        .filter(|i| i["tenant_id"].as_s().unwrap() == tenant)
+        .cloned()
+        .collect();
+    of.sort_by_key(|i| i["sk"].as_s().unwrap().clone());
+    of
+}
+
+#[tokio::test]
+async fn without_a_scope_every_operation_fails_before_any_request() {
+    let table = table().await;
+    let (results, requests) = count_requests(async {
+        let key = NoteKey { id: "1" };
+        let partition = NotePartition::default();
+        vec![
+            Note::create(&table, note("1", "t")).await.map(drop),
+            Note::get(&table, key).await.map(drop),
+            Note::update(&table, key)
+                .set_body("x")
+                .send()
+                .await
+                .map(drop),
+            Note::delete(&table, key).await.map(drop),
+            Note::query(&table, partition).all().await.map(drop),
+            Note::query(&table, partition)
+                .starting("1")
+                .all()
+                .await
+                .map(drop),
+            Note::by_title(&table, NoteByTitle { title: "t" })
+                .all()
+                .await
+                .map(drop),
+            NoteKey { id: "1" }.item_key('#').map(drop),
+        ]
+    })
+    .await;
+    for result in results {
+        assert!(
+            matches!(result, Err(Error::MissingTenant { entity: "NOTE" })),
+            "{result:?}"
+        );
+    }
+    assert_eq!(requests, 0);
+}
+
+#[tokio::test]
+async fn each_tenant_reads_only_its_own_items() {
+    let table = table().await;
+    two_tenants(&table).await;
+    let raw = raw_items(&table).await;
+    assert_eq!(raw.len(), 6);
+    assert_eq!(
+        items_of(&raw, "A")[0]["pk"].as_s().unwrap(),
+        "TENANT#A#NOTES"
+    );
+
+    tenant::scope("A", async {
+        let all = Note::query(&table, NotePartition::default())
+            .all()
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 3);
+        assert!(all.iter().all(|n| n.tenant_id == "A"));
+        let one = Note::get(&table, NoteKey { id: "2" })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(one.tenant_id, "A");
+        let titled = Note::by_title(&table, NoteByTitle { title: "same" })
+            .all()
+            .await
+            .unwrap();
+        assert_eq!(titled.len(), 3);
+        assert!(titled.iter().all(|n| n.tenant_id == "A"));
+        let pages = Note::query(&table, NotePartition::default())
+            .page(2, None)
+            .await
+            .unwrap();
+        assert!(pages.items.iter().all(|n| n.tenant_id == "A"));
+        let streamed: Vec<_> = Note::query(&table, NotePartition::default())
+            .stream()
+            .collect()
+            .await;
+        assert!(streamed
+            .iter()
+            .all(|n| n.as_ref().unwrap().tenant_id == "A"));
+        // The type index is not keyed by tenant, so listing a tenant-scoped entity is refused.
+        assert!(matches!(
+            Note::list_all(&table).all().await,
+            Err(Error::InvalidRequest { .. })
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn crafted_values_never_reach_another_tenant() {
+    let table = table().await;
+    two_tenants(&table).await;
+    let b_before = items_of(&raw_items(&table).await, "B");
+
+    // Tenant ids and key values an attacker might get into a scope or a key.
+    let crafted = [
+        "B#NOTES",
+        "A#NOTES#x",
+        "A#",
+        "",
+        "A\u{0}",
+        "A\n",
+        "#",
+        "x#NOTE#1",
+    ];
+    for value in crafted {
+        let attempt = tenant::scope(value, async {
+            let results = vec![
+                Note::create(&table, note("9", "t")).await.map(drop),
+                Note::get(&table, NoteKey { id: "1" }).await.map(drop),
+                Note::update(&table, NoteKey { id: "1" })
+                    .set_body("pwned")
+                    .send()
+                    .await
+                    .map(drop),
+                Note::delete(&table, NoteKey { id: "1" }).await.map(drop),
+                Note::query(&table, NotePartition::default())
+                    .all()
+                    .await
+                    .map(drop),
+            ];
+            results
+        })
+        .await;
+        for result in attempt {
+            assert!(
+                matches!(result, Err(Error::InvalidKey { entity: "NOTE", .. })),
+                "tenant {value:?}: {result:?}"
+            );
+        }
+    }
+    tenant::scope("A", async {
+        for value in crafted {
+            let key = NoteKey { id: value };
+            assert!(
+                matches!(Note::get(&table, key).await, Err(Error::InvalidKey { .. })),
+                "{value:?}"
+            );
+            assert!(
+                matches!(
+                    Note::delete(&table, key).await,
+                    Err(Error::InvalidKey { .. })
+                ),
+                "{value:?}"
+            );
+            let query = Note::query(&table, NotePartition::default())
+                .starting(value)
+                .all()
+                .await;
+            assert!(matches!(query, Err(Error::InvalidKey { .. })), "{value:?}");
+        }
+        // Look-alikes and long ids are ordinary values: they address A's own (absent) items.
+        for value in ["Ｂ", "B\u{200b}", &"B".repeat(2048)] {
+            let key = NoteKey { id: value };
+            let read = Note::get(&table, key).await;
+            assert!(
+                matches!(read, Ok(None) | Err(Error::InvalidKey { .. })),
+                "{read:?}"
+            );
+        }
+        // An entity of another tenant cannot be written from A's scope.
+        let mut stolen = Note::get(&table, NoteKey { id: "1" })
+            .await
+            .unwrap()
+            .unwrap();
+        stolen.tenant_id = "B".into();
+        stolen.body = "pwned".into();
+        let err = stolen.put(&table).await.unwrap_err();
+        assert!(
+            matches!(err, Error::TenantMismatch { entity: "NOTE", .. }),
+            "{err:?}"
+        );
+    })
+    .await;
+    for value in ["Ｂ", "B\u{200b}"] {
+        tenant::scope(value, async {
+            assert!(Note::query(&table, NotePartition::default())
+                .all()
+                .await
+                .unwrap()
+                .is_empty());
+        })
+        .await;
+    }
+
+    assert_eq!(
+        items_of(&raw_items(&table).await, "B"),
+        b_before,
+        "B's items are byte-identical"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_tasks_of_fifty_tenants_never_see_each_other() {
+    let table = table().await;
+    let tasks = (0..1000).map(|n| {
+        let table = table.clone();
+        let tenant_name = format!("tenant-{}", n % 50);
+        async move {
+            tenant::scope(tenant_name.clone(), async {
+                // Each task's work continues in a spawned task that carries the scope.
+                tenant::spawn(async move {
+                    let id = format!("n{n}");
+                    let created = Note::create(&table, note(&id, "t")).await.unwrap();
+                    assert_eq!(created.tenant_id, tenant_name);
+                    let read = Note::get(&table, NoteKey { id: &id })
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    assert_eq!(read.tenant_id, tenant_name);
+                    let listed = Note::query(&table, NotePartition::default())
+                        .all()
+                        .await
+                        .unwrap();
+                    assert!(listed.iter().all(|note| note.tenant_id == tenant_name));
+                    assert!(listed.iter().any(|note| note.id == id));
+                })
+                .await
+                .unwrap()
+            })
+            .await
+        }
+    });
+    futures::stream::iter(tasks)
+        .buffer_unordered(32)
+        .collect::<Vec<()>>()
+        .await;
+    let raw = raw_items(&table).await;
+    assert_eq!(raw.len(), 1000);
+    for item in raw {
+        let tenant = item["tenant_id"].as_s().unwrap();
+        assert_eq!(
+            item["pk"].as_s().unwrap(),
+            &format!("TENANT#{tenant}#NOTES")
+        );
+        let n: usize = item["id"].as_s().unwrap()[1..].parse().unwrap();
+        assert_eq!(tenant, &format!("tenant-{}", n % 50));
+    }
+}
