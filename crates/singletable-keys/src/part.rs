@@ -31,6 +31,19 @@ pub fn check_value(value: &str, separator: char) -> Result<(), ValueError> {
     if value.is_empty() {
         return Err(ValueError::Empty);
     }
+    // Keys are mostly ASCII: check bytes, and fall back to chars only for other text.
+    if value.is_ascii() && separator.is_ascii() {
+        let separator = separator as u8;
+        for &byte in value.as_bytes() {
+            if byte == separator {
+                return Err(ValueError::ContainsSeparator(separator as char));
+            }
+            if byte.is_ascii_control() {
+                return Err(ValueError::ControlCharacter);
+            }
+        }
+        return Ok(());
+    }
     for c in value.chars() {
         if c == separator {
             return Err(ValueError::ContainsSeparator(separator));
@@ -164,6 +177,22 @@ mod tests {
         assert_eq!(check_value("a\nb", '#'), Err(ValueError::ControlCharacter));
         assert_eq!(check_value("a|b", '#'), Ok(()));
         assert_eq!(check_value("Ａ＃ORG", '#'), Ok(()));
+        assert_eq!(
+            check_value("é#", '#'),
+            Err(ValueError::ContainsSeparator('#'))
+        );
+        assert_eq!(
+            check_value("é\u{85}", '#'),
+            Err(ValueError::ControlCharacter)
+        );
+        assert_eq!(
+            check_value("a\u{7f}", '#'),
+            Err(ValueError::ControlCharacter)
+        );
+        assert_eq!(
+            check_value("a§b", '§'),
+            Err(ValueError::ContainsSeparator('§'))
+        );
     }
 
     #[test]
