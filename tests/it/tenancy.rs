@@ -9,7 +9,11 @@ use crate::model::*;
 use crate::{count_requests, raw_items, table_with};
 
 async fn table() -> Table {
-    table_with("tenancy", |b| b.index("GSI1", "gsi1pk", "gsi1sk")).await
+    table_with("tenancy", |b| {
+        b.index("GSI1", "gsi1pk", "gsi1sk")
+            .tenant_type_index("TenantTypeIndex")
+    })
+    .await
 }
 
 fn note(id: &str, title: &str) -> NewNote {
@@ -121,11 +125,12 @@ async fn each_tenant_reads_only_its_own_items() {
         assert!(streamed
             .iter()
             .all(|n| n.as_ref().unwrap().tenant_id == "A"));
-        // The type index is not keyed by tenant, so listing a tenant-scoped entity is refused.
-        assert!(matches!(
-            Note::list_all(&table).all().await,
-            Err(Error::InvalidRequest { .. })
-        ));
+        // Listing goes through the tenant type index, keyed by tenant and type.
+        let listed = Note::list_all(&table).all().await.unwrap();
+        let mut ids: Vec<_> = listed.iter().map(|n| n.id.as_str()).collect();
+        ids.sort();
+        assert_eq!(ids, ["1", "2", "3"]);
+        assert!(listed.iter().all(|n| n.tenant_id == "A"));
     })
     .await;
 }
@@ -280,4 +285,20 @@ async fn concurrent_tasks_of_fifty_tenants_never_see_each_other() {
         let n: usize = item["id"].as_s().unwrap()[1..].parse().unwrap();
         assert_eq!(tenant, &format!("tenant-{}", n % 50));
     }
+}
+
+#[tokio::test]
+async fn listing_a_tenant_scoped_entity_needs_the_tenant_type_index() {
+    // The type index is keyed by type alone: it is never read for a tenant-scoped entity.
+    let table = table_with("tenancy", |b| b.index("GSI1", "gsi1pk", "gsi1sk")).await;
+    tenant::scope("A", async {
+        Note::create(&table, note("1", "t")).await.unwrap();
+        let err = Note::list_all(&table).all().await.unwrap_err();
+        assert!(matches!(&err, Error::InvalidRequest { reason, .. } if reason.contains("tenant type index")), "{err:?}");
+    })
+    .await;
+    assert!(
+        !raw_items(&table).await[0].contains_key("_tenant_type"),
+        "written only for a declared index"
+    );
 }

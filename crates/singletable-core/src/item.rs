@@ -19,6 +19,14 @@ pub type Item = HashMap<String, AttributeValue>;
 pub const TYPE_ATTRIBUTE: &str = "_type";
 /// The attribute holding an item's creation time (ISO-8601 UTC, milliseconds).
 pub const TIMESTAMP_ATTRIBUTE: &str = "_timestamp";
+/// The attribute holding `<tenant><separator><type>` on items of tenant-scoped entities, when
+/// the table has a tenant type index.
+pub const TENANT_TYPE_ATTRIBUTE: &str = "_tenant_type";
+
+/// The `_tenant_type` value of `E`'s items of `tenant`.
+pub(crate) fn tenant_type<E: Entity>(tenant: &str, table: &Table) -> String {
+    format!("{tenant}{}{}", table.separator(), E::TYPE)
+}
 
 /// Encodes `entity` as the item stored at `key`, created at `created`.
 pub fn encode<E: Entity>(
@@ -49,6 +57,15 @@ pub fn encode<E: Entity>(
     }
     let mut timestamp = String::with_capacity(24);
     singletable_keys::write_timestamp(created, &mut timestamp);
+    if let (Some(tenant), Some(_)) = (entity.tenant(), table.tenant_type_index()) {
+        let value = AttributeValue::S(tenant_type::<E>(tenant, table));
+        if item.insert(TENANT_TYPE_ATTRIBUTE.into(), value).is_some() {
+            return Err(Error::ReservedAttribute {
+                entity: E::TYPE,
+                attribute: TENANT_TYPE_ATTRIBUTE.into(),
+            });
+        }
+    }
     let internal = [
         (table.partition_key(), AttributeValue::S(key.pk)),
         (table.sort_key(), AttributeValue::S(key.sk)),
@@ -78,6 +95,7 @@ pub fn decode<E: Entity>(mut item: Item, table: &Table) -> Result<E> {
     };
     let item_type = take_string(TYPE_ATTRIBUTE);
     item.remove(TIMESTAMP_ATTRIBUTE);
+    item.remove(TENANT_TYPE_ATTRIBUTE);
     for index in E::INDEXES {
         if let Some(index) = table.index(index.index) {
             item.remove(&index.partition_key);

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::client::Waiters;
 
 use crate::error::Result;
-use crate::item::{TIMESTAMP_ATTRIBUTE, TYPE_ATTRIBUTE};
+use crate::item::{TENANT_TYPE_ATTRIBUTE, TIMESTAMP_ATTRIBUTE, TYPE_ATTRIBUTE};
 use crate::table::Table;
 
 /// What errors about the table itself name as the entity.
@@ -30,6 +30,10 @@ impl Table {
             .type_index()
             .map(|name| (name, TYPE_ATTRIBUTE, TIMESTAMP_ATTRIBUTE))
             .into_iter()
+            .chain(
+                self.tenant_type_index()
+                    .map(|name| (name, TENANT_TYPE_ATTRIBUTE, TIMESTAMP_ATTRIBUTE)),
+            )
             .chain(self.indexes().iter().map(|i| {
                 (
                     i.name.as_str(),

@@ -30,6 +30,7 @@ struct Inner {
     sort_key: String,
     separator: char,
     type_index: Option<String>,
+    tenant_type_index: Option<String>,
     indexes: Vec<Index>,
     cursor_secret: Secret,
 }
@@ -70,6 +71,7 @@ impl Table {
                 sort_key: "sk".into(),
                 separator: singletable_keys::DEFAULT_SEPARATOR,
                 type_index: None,
+                tenant_type_index: None,
                 indexes: Vec::new(),
                 cursor_secret: Secret::default(),
             },
@@ -104,6 +106,12 @@ impl Table {
     /// Name of the global secondary index on `_type`/`_timestamp`, if the table has one.
     pub fn type_index(&self) -> Option<&str> {
         self.inner.type_index.as_deref()
+    }
+
+    /// Name of the global secondary index on `_tenant_type`/`_timestamp`, which lists a
+    /// tenant-scoped entity's items of one tenant, if the table has one.
+    pub fn tenant_type_index(&self) -> Option<&str> {
+        self.inner.tenant_type_index.as_deref()
     }
 
     /// The secondary indexes entities can declare keys for.
@@ -149,6 +157,14 @@ impl TableBuilder {
     /// The global secondary index keyed on `_type` (hash) and `_timestamp` (range).
     pub fn type_index(mut self, name: impl Into<String>) -> Self {
         self.inner.type_index = Some(name.into());
+        self
+    }
+
+    /// The global secondary index keyed on `_tenant_type` (hash: the tenant and the entity type)
+    /// and `_timestamp` (range). Items of tenant-scoped entities then carry `_tenant_type`, and
+    /// `list_all` lists one tenant's items by key, never reading another tenant's.
+    pub fn tenant_type_index(mut self, name: impl Into<String>) -> Self {
+        self.inner.tenant_type_index = Some(name.into());
         self
     }
 

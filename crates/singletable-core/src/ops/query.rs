@@ -14,7 +14,7 @@ use crate::cursor::{self, CursorError, Fingerprint};
 use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::expr::{Filter, Names};
-use crate::item::{self, Item, TIMESTAMP_ATTRIBUTE, TYPE_ATTRIBUTE};
+use crate::item::{self, Item, TENANT_TYPE_ATTRIBUTE, TIMESTAMP_ATTRIBUTE, TYPE_ATTRIBUTE};
 use crate::table::Table;
 
 /// A condition on the sort key, on rendered key text.
@@ -77,6 +77,8 @@ enum Source {
     Index(&'static str, String),
     /// The type index: every item of the entity's type, by creation time.
     TypeIndex,
+    /// The tenant type index: one tenant's items of the entity's type, by creation time.
+    TenantTypeIndex(String),
 }
 
 /// A query of one entity's items, built by the generated `<Entity>::query` and range queries or
@@ -119,18 +121,44 @@ impl<'t, E: Entity> Query<'t, E> {
     }
 
     /// Every item of `E`, oldest first, through the table's type index.
+    /// For a tenant-scoped entity, the current tenant's items through the tenant type index:
+    /// the type index alone is not keyed by tenant, so it is never read for such an entity.
     pub fn type_index(table: &'t Table) -> Self {
-        let reason = if E::TENANT_SCOPED {
-            // The type index is keyed by type alone: a listing would read every tenant's items.
-            Some("the entity is tenant-scoped and the type index is not: query a tenant partition")
-        } else if table.type_index().is_none() {
-            Some("the table has no type index; declare it with `Table::builder(..).type_index(name)`")
-        } else {
-            None
-        };
-        let error = reason.map(|reason| Error::InvalidRequest {
+        if E::TENANT_SCOPED {
+            let source = crate::tenant::required::<E>().and_then(|tenant| {
+                let tenant = tenant.as_str();
+                singletable_keys::check_value(tenant, table.separator()).map_err(|error| {
+                    Error::InvalidKey {
+                        entity: E::TYPE,
+                        source: singletable_keys::KeyError::Value {
+                            param: "tenant".into(),
+                            error,
+                        },
+                    }
+                })?;
+                match table.tenant_type_index() {
+                    Some(_) => Ok(Source::TenantTypeIndex(item::tenant_type::<E>(
+                        tenant, table,
+                    ))),
+                    None => Err(Error::InvalidRequest {
+                        entity: E::TYPE,
+                        reason:
+                            "the entity is tenant-scoped: listing it needs a tenant type index; \
+                                 declare it with `Table::builder(..).tenant_type_index(name)`"
+                                .into(),
+                    }),
+                }
+            });
+            return match source {
+                Ok(source) => Query::new(table, source, None),
+                Err(error) => Query::new(table, Source::TypeIndex, Some(error)),
+            };
+        }
+        let error = table.type_index().is_none().then(|| Error::InvalidRequest {
             entity: E::TYPE,
-            reason: reason.into(),
+            reason:
+                "the table has no type index; declare it with `Table::builder(..).type_index(name)`"
+                    .into(),
         });
         Query::new(table, Source::TypeIndex, error)
     }
@@ -346,6 +374,12 @@ impl<'t, E: Entity> Query<'t, E> {
                 E::TYPE.to_owned(),
                 TIMESTAMP_ATTRIBUTE,
             ),
+            Source::TenantTypeIndex(value) => (
+                table.tenant_type_index(),
+                TENANT_TYPE_ATTRIBUTE,
+                value.clone(),
+                TIMESTAMP_ATTRIBUTE,
+            ),
         };
         if self.consistent && index.is_some() {
             return Err(Error::InvalidRequest {
@@ -363,7 +397,8 @@ impl<'t, E: Entity> Query<'t, E> {
         }
 
         let mut filter = String::new();
-        if !self.any_type && !matches!(self.source, Source::TypeIndex) {
+        let typed_by_key = matches!(self.source, Source::TypeIndex | Source::TenantTypeIndex(_));
+        if !self.any_type && !typed_by_key {
             // A partition holds several entities, some with overlapping sort-key prefixes.
             let type_name = names.name(TYPE_ATTRIBUTE);
             let type_value = names.value(AttributeValue::S(E::TYPE.to_owned()));
