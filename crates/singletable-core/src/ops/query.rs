@@ -263,7 +263,7 @@ impl<'t, E: Entity> Query<'t, E> {
         let mut items = Vec::new();
         let mut start = None;
         while limit != Some(items.len()) {
-            let wanted = smallest(limit.map(|l| l - items.len()), page_size);
+            let wanted = smallest(limit.map(|l| l.saturating_sub(items.len())), page_size);
             let (page, next) = request.send(start, wanted).await?;
             for item in page {
                 items.push(each(item)?);
@@ -295,12 +295,12 @@ impl<'t, E: Entity> Query<'t, E> {
         loop {
             // Asking for no more than are missing keeps the next cursor exact: DynamoDB stops
             // right after the last item returned.
-            let (page, next) = request.send(start, Some(size - items.len())).await?;
+            let (page, next) = request.send(start, Some(size.saturating_sub(items.len()))).await?;
             for item in page {
                 items.push(item::decode(item, request.table)?);
             }
             start = next;
-            if start.is_none() || items.len() == size {
+            if start.is_none() || items.len() >= size {
                 let cursor = start.map(|key| request.make_cursor(&key)).transpose()?;
                 return Ok(Page { items, cursor });
             }
