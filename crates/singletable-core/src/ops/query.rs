@@ -295,7 +295,9 @@ impl<'t, E: Entity> Query<'t, E> {
         loop {
             // Asking for no more than are missing keeps the next cursor exact: DynamoDB stops
             // right after the last item returned.
-            let (page, next) = request.send(start, Some(size.saturating_sub(items.len()))).await?;
+            let (page, next) = request
+                .send(start, Some(size.saturating_sub(items.len())))
+                .await?;
             for item in page {
                 items.push(item::decode(item, request.table)?);
             }
