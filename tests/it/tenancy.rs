@@ -302,3 +302,38 @@ async fn listing_a_tenant_scoped_entity_needs_the_tenant_type_index() {
         "written only for a declared index"
     );
 }
+
+#[tokio::test]
+async fn a_table_that_requires_tenancy_refuses_shared_entities() {
+    let table = table_with("tenancy", |b| {
+        b.require_tenant_scope().index("GSI1", "gsi1pk", "gsi1sk")
+    })
+    .await;
+    let (result, requests) = count_requests(async {
+        let new = NewUser {
+            tenant_id: "t1".into(),
+            email: "a@example.com".into(),
+            display_name: "A".into(),
+            login_count: 0,
+        };
+        User::create(&table, new).await
+    })
+    .await;
+    assert!(
+        matches!(&result, Err(Error::InvalidRequest { entity: "USER", reason }) if reason.contains("tenant")),
+        "{result:?}"
+    );
+    assert_eq!(requests, 0);
+    let key = UserKey {
+        tenant_id: "t1",
+        email: "a@example.com",
+    };
+    assert!(matches!(
+        User::get(&table, key).await,
+        Err(Error::InvalidRequest { .. })
+    ));
+    tenant::scope("A", async {
+        Note::create(&table, note("1", "t")).await.unwrap();
+    })
+    .await;
+}

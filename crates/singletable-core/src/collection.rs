@@ -54,6 +54,7 @@ pub struct Pool<'t> {
 impl Pool<'_> {
     /// Decodes and removes every item of `E`. Items of types nobody takes are never decoded.
     pub fn take<E: Entity>(&mut self) -> Result<Vec<E>> {
+        self.table.admit::<E>()?;
         let items = self.items.remove(E::TYPE).unwrap_or_default();
         items
             .into_iter()

@@ -31,6 +31,7 @@ struct Inner {
     separator: char,
     type_index: Option<String>,
     tenant_type_index: Option<String>,
+    require_tenant_scope: bool,
     indexes: Vec<Index>,
     cursor_secret: Secret,
 }
@@ -72,6 +73,7 @@ impl Table {
                 separator: singletable_keys::DEFAULT_SEPARATOR,
                 type_index: None,
                 tenant_type_index: None,
+                require_tenant_scope: false,
                 indexes: Vec::new(),
                 cursor_secret: Secret::default(),
             },
@@ -112,6 +114,22 @@ impl Table {
     /// tenant-scoped entity's items of one tenant, if the table has one.
     pub fn tenant_type_index(&self) -> Option<&str> {
         self.inner.tenant_type_index.as_deref()
+    }
+
+    /// Refuses, before any request, an operation on an entity that is not tenant-scoped when
+    /// the table was built with [`TableBuilder::require_tenant_scope`].
+    pub(crate) fn admit<E: crate::Entity>(&self) -> crate::Result<()> {
+        if self.inner.require_tenant_scope && !E::TENANT_SCOPED {
+            return Err(crate::Error::InvalidRequest {
+                entity: E::TYPE,
+                reason: format!(
+                    "table `{}` holds only tenant-scoped entities, and `{}` has no `#[entity(tenant)]` field",
+                    self.name(),
+                    E::TYPE
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// The secondary indexes entities can declare keys for.
@@ -181,6 +199,14 @@ impl TableBuilder {
             partition_key: partition_key.into(),
             sort_key: sort_key.into(),
         });
+        self
+    }
+
+    /// Makes every entity used with this table tenant-scoped: an operation on an entity without
+    /// an `#[entity(tenant)]` field fails before any request, so no shared data slips into a
+    /// table that must keep tenants apart.
+    pub fn require_tenant_scope(mut self) -> Self {
+        self.inner.require_tenant_scope = true;
         self
     }
 

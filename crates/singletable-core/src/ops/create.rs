@@ -11,6 +11,7 @@ use crate::item;
 use crate::table::Table;
 
 pub(crate) async fn create<E: Entity>(table: &Table, new: E::New) -> Result<E> {
+    table.admit::<E>()?;
     let now = autogen::now();
     let entity = E::from_new(new, now)?;
     let key = entity.key().item_key(table.separator())?;

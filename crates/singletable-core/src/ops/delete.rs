@@ -13,6 +13,7 @@ use crate::table::Table;
 /// Deletes the item at `key` unless it belongs to another entity type (a key template shared
 /// by mistake must not let one entity delete another's items).
 pub(crate) async fn delete<E: Entity>(table: &Table, key: Result<ItemKey>) -> Result<Option<E>> {
+    table.admit::<E>()?;
     let key = key?;
     let span = span(table, "DeleteItem", E::TYPE);
     let result = table

@@ -9,6 +9,7 @@ use crate::item;
 use crate::table::Table;
 
 pub(crate) async fn get<E: Entity>(table: &Table, key: Result<ItemKey>) -> Result<Option<E>> {
+    table.admit::<E>()?;
     let key = item::key_item(key?, table);
     let span = span(table, "GetItem", E::TYPE);
     let output = table

@@ -12,6 +12,7 @@ use crate::table::Table;
 /// Writes `entity`, replacing what is at its key. `_timestamp` becomes the time of this write:
 /// a replaced item is a new item.
 pub(crate) async fn put<E: Entity>(table: &Table, entity: &E) -> Result<()> {
+    table.admit::<E>()?;
     crate::tenant::check_owner(entity)?;
     let key = entity.key().item_key(table.separator())?;
     let item = item::encode(entity, key, autogen::now(), table)?;

@@ -363,6 +363,7 @@ impl<'t, E: Entity> Query<'t, E> {
             return Err(error);
         }
         let table = self.table;
+        table.admit::<E>()?;
         let mut names = Names::default();
         let (index, partition_attribute, partition_value, sort_attribute) = match &self.source {
             Source::Partition(pk) => (None, table.partition_key(), pk.clone(), table.sort_key()),

@@ -242,6 +242,7 @@ impl<'t, E: Entity> Update<'t, E> {
 
     /// Sends the update and returns the entity as stored afterwards.
     pub async fn send(mut self) -> Result<E> {
+        self.table.admit::<E>()?;
         let changes_a_field = !self.actions.is_empty();
         E::stamp_update(&mut self, autogen::now());
         let key = std::mem::replace(
