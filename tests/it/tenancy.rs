@@ -142,6 +142,7 @@ async fn crafted_values_never_reach_another_tenant() {
     let b_before = items_of(&raw_items(&table).await, "B");
 
     // Tenant ids and key values an attacker might get into a scope or a key.
+    let long = "A".repeat(2048);
     let crafted = [
         "B#NOTES",
         "A#NOTES#x",
@@ -151,6 +152,7 @@ async fn crafted_values_never_reach_another_tenant() {
         "A\n",
         "#",
         "x#NOTE#1",
+        long.as_str(),
     ];
     for value in crafted {
         let attempt = tenant::scope(value, async {

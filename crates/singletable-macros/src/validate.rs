@@ -132,6 +132,20 @@ pub fn check(cx: &mut Ctxt, entity: &Entity, input: &syn::DeriveInput) -> Option
     }
     let pk = pk?;
     let tenant = tenant_field(cx, entity, &pk);
+    if let Some(tenant) = tenant {
+        for (index, attr) in indexes.iter().zip(&attrs.indexes) {
+            if !index.pk.fields.contains(&tenant) {
+                cx.error_spanned_by(
+                    &attr.pk,
+                    format!(
+                        "index `{}` of a tenant-scoped entity must have `<{}>` in its pk: an index partition without the tenant would list every tenant's items",
+                        index.name,
+                        entity.fields[tenant].param_name()
+                    ),
+                );
+            }
+        }
+    }
     Some(Keys {
         type_name: type_name?,
         pk,
