@@ -30,12 +30,12 @@ fn offline_table() -> Table {
 }
 
 fn ours_encode(team: &Team, created: OffsetDateTime, table: &Table) -> Item {
-    let key = team.key().item_key(table.separator()).expect("valid key");
+    let key = team.key().item_key(table).expect("valid key");
     encode(team, key, created, table).expect("encodes")
 }
 
 fn ours_key(team: &Team, table: &Table) -> singletable::ItemKey {
-    team.key().item_key(table.separator()).expect("valid key")
+    team.key().item_key(table).expect("valid key")
 }
 
 /// Checks once that every variant produces the same result, so the comparisons are fair.

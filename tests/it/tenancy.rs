@@ -71,7 +71,7 @@ async fn without_a_scope_every_operation_fails_before_any_request() {
                 .all()
                 .await
                 .map(drop),
-            NoteKey { id: "1" }.item_key('#').map(drop),
+            NoteKey { id: "1" }.item_key(&table).map(drop),
         ]
     })
     .await;
@@ -338,4 +338,29 @@ async fn a_table_that_requires_tenancy_refuses_shared_entities() {
         Note::create(&table, note("1", "t")).await.unwrap();
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_table_resolver_supplies_the_tenant_when_no_scope_is_set() {
+    let table = table_with("tenancy", |b| {
+        b.index("GSI1", "gsi1pk", "gsi1sk")
+            .tenant_resolver(|| None)
+            .tenant_resolver(|| Some("configured".into()))
+    })
+    .await;
+    let created = Note::create(&table, note("1", "t")).await.unwrap();
+    assert_eq!(created.tenant_id, "configured");
+    // A scope wins over the resolvers.
+    tenant::scope("scoped", async {
+        assert_eq!(Note::get(&table, NoteKey { id: "1" }).await.unwrap(), None);
+        Note::create(&table, note("1", "t")).await.unwrap();
+    })
+    .await;
+    let mut pks: Vec<_> = raw_items(&table)
+        .await
+        .iter()
+        .map(|i| i["pk"].as_s().unwrap().clone())
+        .collect();
+    pks.sort();
+    assert_eq!(pks, ["TENANT#configured#NOTES", "TENANT#scoped#NOTES"]);
 }

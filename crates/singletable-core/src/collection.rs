@@ -41,7 +41,7 @@ pub trait Collection: Joinable {
         table: &Table,
         key: <Self::Root as Entity>::Key<'_>,
     ) -> impl Future<Output = Result<Option<Self>>> + Send {
-        get::<Self>(table, key.item_key(table.separator()))
+        get::<Self>(table, key.item_key(table))
     }
 }
 

@@ -53,7 +53,7 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
 
     /// Builds the entity from its create input, filling the auto-generated fields.
     #[doc(hidden)]
-    fn from_new(new: Self::New, now: OffsetDateTime) -> Result<Self>;
+    fn from_new(new: Self::New, now: OffsetDateTime, table: &Table) -> Result<Self>;
 
     /// The tenant this entity belongs to, for a tenant-scoped entity.
     fn tenant(&self) -> Option<&str> {
@@ -87,7 +87,7 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
 
     /// Reads the item at `key`, or `None`.
     fn get(table: &Table, key: Self::Key<'_>) -> impl Future<Output = Result<Option<Self>>> + Send {
-        ops::get::get::<Self>(table, key.item_key(table.separator()))
+        ops::get::get::<Self>(table, key.item_key(table))
     }
 
     /// Writes the entity, replacing any item of this type at its key.
@@ -100,7 +100,7 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
         table: &Table,
         key: Self::Key<'_>,
     ) -> impl Future<Output = Result<Option<Self>>> + Send {
-        ops::delete::delete::<Self>(table, key.item_key(table.separator()))
+        ops::delete::delete::<Self>(table, key.item_key(table))
     }
 
     /// Starts an update of the item at `key`. The update fails with [`Error::NotFound`] rather
@@ -108,13 +108,13 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     ///
     /// [`Error::NotFound`]: crate::Error::NotFound
     fn update<'t>(table: &'t Table, key: Self::Key<'_>) -> Self::Update<'t> {
-        Self::Update::from(Update::new(table, key.item_key(table.separator())))
+        Self::Update::from(Update::new(table, key.item_key(table)))
     }
 
     /// Starts a query of this entity's items in one partition. Items of other entities that
     /// share the partition are never returned.
     fn query<'t>(table: &'t Table, partition: Self::Partition<'_>) -> Self::Query<'t> {
-        let pk = partition.partition_key(table.separator());
+        let pk = partition.partition_key(table);
         Self::Query::from(Query::partition(table, pk))
     }
 
@@ -147,14 +147,14 @@ pub struct IndexKeys {
 
 /// A typed partition of an entity, generated as `<Entity>Partition`.
 pub trait PartitionKey: Send + Sync {
-    /// Renders the partition key, refusing invalid values with
+    /// Renders the partition key for `table`, refusing invalid values with
     /// [`Error::InvalidKey`](crate::Error::InvalidKey).
-    fn partition_key(&self, separator: char) -> Result<String>;
+    fn partition_key(&self, table: &Table) -> Result<String>;
 }
 
 /// A typed key of an entity, generated as `<Entity>Key`.
 pub trait EntityKey: Send + Sync {
     /// Renders the partition and sort key, refusing invalid values with
     /// [`Error::InvalidKey`](crate::Error::InvalidKey).
-    fn item_key(&self, separator: char) -> Result<ItemKey>;
+    fn item_key(&self, table: &Table) -> Result<ItemKey>;
 }

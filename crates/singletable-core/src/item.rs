@@ -117,7 +117,7 @@ pub fn decode<E: Entity>(mut item: Item, table: &Table) -> Result<E> {
         message: e.message,
     })?;
     // The key carried the scope's tenant; an item that says otherwise is not returned.
-    crate::tenant::check_owner(&entity)?;
+    crate::tenant::check_owner(&entity, table)?;
     Ok(entity)
 }
 

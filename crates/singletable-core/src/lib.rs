@@ -36,8 +36,8 @@ pub mod __private {
     pub use crate::tenant::TenantId;
 
     /// The current tenant, for an operation on the tenant-scoped `E`.
-    pub fn current_tenant<E: crate::Entity>() -> crate::Result<TenantId> {
-        crate::tenant::required::<E>()
+    pub fn current_tenant<E: crate::Entity>(table: &crate::Table) -> crate::Result<TenantId> {
+        crate::tenant::required::<E>(table)
     }
     pub use crate::key::{
         render_index, render_index_partition, render_key, render_partition, render_sort,

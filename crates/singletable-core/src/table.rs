@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
 
+use crate::tenant::TenantId;
+
 /// One DynamoDB table shared by every entity. Cheap to clone.
 ///
 /// ```no_run
@@ -32,6 +34,7 @@ struct Inner {
     type_index: Option<String>,
     tenant_type_index: Option<String>,
     require_tenant_scope: bool,
+    tenant_resolvers: Vec<TenantResolver>,
     indexes: Vec<Index>,
     cursor_secret: Secret,
 }
@@ -45,6 +48,16 @@ pub struct Index {
     pub partition_key: String,
     /// Its sort key attribute.
     pub sort_key: String,
+}
+
+/// A function that finds the tenant when no tenant scope is set.
+#[derive(Clone)]
+struct TenantResolver(Arc<dyn Fn() -> Option<TenantId> + Send + Sync>);
+
+impl std::fmt::Debug for TenantResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TenantResolver")
+    }
 }
 
 /// Bytes that never show in `Debug` output or logs.
@@ -74,6 +87,7 @@ impl Table {
                 type_index: None,
                 tenant_type_index: None,
                 require_tenant_scope: false,
+                tenant_resolvers: Vec::new(),
                 indexes: Vec::new(),
                 cursor_secret: Secret::default(),
             },
@@ -130,6 +144,14 @@ impl Table {
             });
         }
         Ok(())
+    }
+
+    /// The first tenant the table's resolvers find.
+    pub(crate) fn resolve_tenant(&self) -> Option<TenantId> {
+        self.inner
+            .tenant_resolvers
+            .iter()
+            .find_map(|resolve| (resolve.0)())
     }
 
     /// The secondary indexes entities can declare keys for.
@@ -207,6 +229,18 @@ impl TableBuilder {
     /// table that must keep tenants apart.
     pub fn require_tenant_scope(mut self) -> Self {
         self.inner.require_tenant_scope = true;
+        self
+    }
+
+    /// Adds a resolver of the tenant, asked (after those added before it) when an operation on
+    /// a tenant-scoped entity runs outside a tenant scope. A scope always wins.
+    pub fn tenant_resolver(
+        mut self,
+        resolve: impl Fn() -> Option<TenantId> + Send + Sync + 'static,
+    ) -> Self {
+        self.inner
+            .tenant_resolvers
+            .push(TenantResolver(Arc::new(resolve)));
         self
     }
 

@@ -9,6 +9,10 @@
 //! started with `tokio::spawn` does not inherit it (task-locals belong to one task); start it
 //! with [`spawn`] to carry the scope along, or open a new [`scope`] inside it.
 //!
+//! Where no scope is set, a table's resolvers
+//! ([`TableBuilder::tenant_resolver`](crate::TableBuilder::tenant_resolver)) are asked in order;
+//! a deployment that serves one tenant can resolve it from its configuration.
+//!
 //! ```no_run
 //! # async fn handler() {}
 //! # async fn run() {
@@ -25,6 +29,7 @@ use std::sync::Arc;
 
 use crate::entity::Entity;
 use crate::error::{Error, Result};
+use crate::table::Table;
 
 tokio::task_local! {
     static TENANT: TenantId;
@@ -93,17 +98,20 @@ pub fn current() -> Option<TenantId> {
     TENANT.try_with(TenantId::clone).ok()
 }
 
-/// The current tenant, for an operation on a tenant-scoped `E`.
-pub(crate) fn required<E: Entity>() -> Result<TenantId> {
-    current().ok_or(Error::MissingTenant { entity: E::TYPE })
+/// The tenant of an operation on a tenant-scoped `E`: the scope's, or else the first that the
+/// table's resolvers find.
+pub(crate) fn required<E: Entity>(table: &Table) -> Result<TenantId> {
+    current()
+        .or_else(|| table.resolve_tenant())
+        .ok_or(Error::MissingTenant { entity: E::TYPE })
 }
 
 /// Refuses an entity of a tenant other than the current one.
-pub(crate) fn check_owner<E: Entity>(entity: &E) -> Result<()> {
+pub(crate) fn check_owner<E: Entity>(entity: &E, table: &Table) -> Result<()> {
     let Some(owner) = entity.tenant() else {
         return Ok(());
     };
-    let current = required::<E>()?;
+    let current = required::<E>(table)?;
     if owner == current.as_str() {
         return Ok(());
     }

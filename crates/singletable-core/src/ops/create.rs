@@ -13,8 +13,8 @@ use crate::table::Table;
 pub(crate) async fn create<E: Entity>(table: &Table, new: E::New) -> Result<E> {
     table.admit::<E>()?;
     let now = autogen::now();
-    let entity = E::from_new(new, now)?;
-    let key = entity.key().item_key(table.separator())?;
+    let entity = E::from_new(new, now, table)?;
+    let key = entity.key().item_key(table)?;
     let item = item::encode(&entity, key, now, table)?;
     let span = span(table, "PutItem", E::TYPE);
     let result = table
@@ -41,7 +41,7 @@ pub(crate) async fn create<E: Entity>(table: &Table, new: E::New) -> Result<E> {
         {
             Err(Error::AlreadyExists {
                 entity: E::TYPE,
-                key: entity.key().item_key(table.separator())?,
+                key: entity.key().item_key(table)?,
             })
         }
         Err(error) => Err(sdk_error(table, "PutItem", E::TYPE, error)),

@@ -13,8 +13,8 @@ use crate::table::Table;
 /// a replaced item is a new item.
 pub(crate) async fn put<E: Entity>(table: &Table, entity: &E) -> Result<()> {
     table.admit::<E>()?;
-    crate::tenant::check_owner(entity)?;
-    let key = entity.key().item_key(table.separator())?;
+    crate::tenant::check_owner(entity, table)?;
+    let key = entity.key().item_key(table)?;
     let item = item::encode(entity, key, autogen::now(), table)?;
     let span = span(table, "PutItem", E::TYPE);
     let output = table

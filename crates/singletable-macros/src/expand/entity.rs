@@ -77,8 +77,12 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             type Partition<'k> = #partition<'k>;
             type Query<'t> = #query<'t>;
 
-            fn from_new(#new_binding: #new, now: #private::OffsetDateTime) -> #private::Result<Self> {
-                let _ = now;
+            fn from_new(
+                #new_binding: #new,
+                now: #private::OffsetDateTime,
+                table: &#private::Table,
+            ) -> #private::Result<Self> {
+                let _ = (now, table);
                 ::core::result::Result::Ok(#ident {
                     #(#fill,)*
                 })
@@ -117,7 +121,7 @@ fn initial_value(field: &Field) -> TokenStream {
     let (private, name, ty) = (private(), field.ident, field.ty);
     if field.attrs.tenant.is_some() {
         let entity = quote!(Self);
-        return quote!(#private::current_tenant::<#entity>()?.as_str().to_owned());
+        return quote!(#private::current_tenant::<#entity>(table)?.as_str().to_owned());
     }
     match (&field.attrs.on_create, &field.attrs.on_update) {
         (Some(on_create), _) => generate(field, &on_create.value),

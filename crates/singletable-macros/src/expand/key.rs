@@ -41,14 +41,16 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         #[doc(hidden)]
         const _: () = {
             impl<'k> #private::EntityKey for #key<'k> {
-                fn item_key(&self, separator: char) -> #private::Result<#private::ItemKey> {
+                fn item_key(&self, table: &#private::Table) -> #private::Result<#private::ItemKey> {
+                    let separator = table.separator();
                     #bind_key
                     #private::render_key::<#ident>(#pk_values, #sk_values, separator)
                 }
             }
 
             impl<'k> #private::PartitionKey for #partition<'k> {
-                fn partition_key(&self, separator: char) -> #private::Result<::std::string::String> {
+                fn partition_key(&self, table: &#private::Table) -> #private::Result<::std::string::String> {
+                    let separator = table.separator();
                     #bind_partition
                     #private::render_partition::<#ident>(#pk_values, separator)
                 }
@@ -111,13 +113,14 @@ pub fn supplied(keys: &Keys, fields: &[usize]) -> Vec<usize> {
         .collect()
 }
 
-/// `let __tenant = current_tenant()?;` when `fields` hold the tenant; nothing otherwise.
+/// `let __tenant = current_tenant(table)?;` when `fields` hold the tenant; nothing otherwise.
+/// `table` must be in scope.
 pub fn bind_tenant(entity: &Entity, keys: &Keys, fields: &[usize]) -> TokenStream {
     let private = private();
     let ident = entity.ident;
     match keys.tenant {
         Some(tenant) if fields.contains(&tenant) => {
-            quote!(let __tenant = #private::current_tenant::<#ident>()?;)
+            quote!(let __tenant = #private::current_tenant::<#ident>(table)?;)
         }
         _ => TokenStream::new(),
     }

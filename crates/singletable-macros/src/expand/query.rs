@@ -78,7 +78,8 @@ fn range_method(entity: &Entity, keys: &Keys, range: &RangeQuery) -> TokenStream
         #[doc = #doc]
         pub fn #name<'k>(self, #args) -> Self {
             const TEMPLATE: #private::Template<'static> = #template;
-            let separator = self.0.table().separator();
+            let table = self.0.table();
+            let separator = table.separator();
             let condition = (|| {
                 #bind
                 #condition
