@@ -7,6 +7,7 @@ mod index;
 mod model;
 mod query;
 mod tenancy;
+mod writes;
 
 use singletable::Table;
 use singletable_local::DynamoDbLocal;

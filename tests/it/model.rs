@@ -220,3 +220,14 @@ pub struct Note {
     pub title: String,
     pub body: String,
 }
+
+/// A counter with optimistic locking.
+#[derive(Entity, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[entity(type = "COUNTER", pk = "COUNTER#<name>", sk = "#COUNTER")]
+pub struct Counter {
+    pub name: String,
+    pub value: i64,
+    pub label: String,
+    #[entity(version)]
+    pub version: u64,
+}

@@ -225,6 +225,8 @@ async fn filters_limit_and_consistent_reads() {
         .await
         .unwrap();
     assert_eq!(seqs(&unnoted), [1, 2]);
+    let middle = q().filter(f.size.between(5, 7)).all().await.unwrap();
+    assert_eq!(seqs(&middle), [5, 6, 7]);
     let either = q()
         .filter(f.size.lt(1).or(f.size.ge(19)))
         .all()

@@ -8,6 +8,7 @@ use singletable_keys::Template;
 use time::OffsetDateTime;
 
 use crate::error::{ItemKey, Result};
+use crate::expr::Condition;
 use crate::ops;
 use crate::ops::query::{self, Query};
 use crate::ops::update::Update;
@@ -37,6 +38,8 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     const SORT_KEY: &'static Template<'static>;
     /// The secondary indexes this entity writes keys for.
     const INDEXES: &'static [IndexKeys] = &[];
+    /// The attribute of the `#[entity(version)]` field, checked and incremented by every write.
+    const VERSION: Option<&'static str> = None;
     /// Whether a field takes its value from the tenant scope (`#[entity(tenant)]`).
     const TENANT_SCOPED: bool = false;
 
@@ -54,6 +57,11 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     /// Builds the entity from its create input, filling the auto-generated fields.
     #[doc(hidden)]
     fn from_new(new: Self::New, now: OffsetDateTime, table: &Table) -> Result<Self>;
+
+    /// The version of a versioned entity.
+    fn version(&self) -> Option<u64> {
+        None
+    }
 
     /// The tenant this entity belongs to, for a tenant-scoped entity.
     fn tenant(&self) -> Option<&str> {
@@ -90,9 +98,22 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
         ops::get::get::<Self>(table, key.item_key(table))
     }
 
-    /// Writes the entity, replacing any item of this type at its key.
+    /// Writes the entity, replacing any item of this type at its key. A versioned entity is
+    /// written only over the version it holds (or where there is no item), and stored with the
+    /// next version; otherwise the write fails with
+    /// [`Error::VersionConflict`](crate::Error::VersionConflict).
     fn put(&self, table: &Table) -> impl Future<Output = Result<()>> + Send {
-        ops::put::put(table, self)
+        ops::put::put(table, self, None)
+    }
+
+    /// Like [`put`](Self::put), only where `condition` holds for the item as stored
+    /// ([`Error::ConditionFailed`](crate::Error::ConditionFailed) otherwise).
+    fn put_if(
+        &self,
+        table: &Table,
+        condition: Condition<Self>,
+    ) -> impl Future<Output = Result<()>> + Send {
+        ops::put::put(table, self, Some(condition))
     }
 
     /// Deletes the item at `key` and returns it, or `None` when there was none.
@@ -100,7 +121,18 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
         table: &Table,
         key: Self::Key<'_>,
     ) -> impl Future<Output = Result<Option<Self>>> + Send {
-        ops::delete::delete::<Self>(table, key.item_key(table))
+        ops::delete::delete::<Self>(table, key.item_key(table), None)
+    }
+
+    /// Deletes the item at `key` only where `condition` holds; returns it, or `None` when there
+    /// was none. [`Error::ConditionFailed`](crate::Error::ConditionFailed) when the item exists
+    /// and the condition does not hold.
+    fn delete_if(
+        table: &Table,
+        key: Self::Key<'_>,
+        condition: Condition<Self>,
+    ) -> impl Future<Output = Result<Option<Self>>> + Send {
+        ops::delete::delete::<Self>(table, key.item_key(table), Some(condition))
     }
 
     /// Starts an update of the item at `key`. The update fails with [`Error::NotFound`] rather

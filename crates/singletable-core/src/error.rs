@@ -39,6 +39,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// A versioned write expected another version: someone wrote the item since it was read.
+    /// Nothing was written.
+    #[error("{entity} {key} is at version {}, not {expected}", found.map_or("(none)".to_string(), |v| v.to_string()))]
+    VersionConflict {
+        entity: &'static str,
+        key: ItemKey,
+        expected: u64,
+        found: Option<u64>,
+    },
+
     /// A key value was refused before any request was sent (empty, contains the separator, a
     /// control character, or the key is too long).
     #[error("invalid key for {entity}: {source}")]

@@ -1,8 +1,8 @@
-//! Typed filter expressions on an entity's non-key fields.
+//! Typed conditions on an entity's non-key fields: query filters, and conditions of writes.
 //!
 //! The derive generates `<Entity>::FIELDS`, one [`Field`] per non-key field, typed by the field's
-//! Rust type; its methods build a [`Filter`], rendered with placeholders for names and values so
-//! no user text ever becomes expression syntax.
+//! Rust type; its methods build a [`Condition`], rendered with placeholders for names and values
+//! so no user text ever becomes expression syntax.
 
 use std::marker::PhantomData;
 
@@ -32,10 +32,10 @@ impl<E, T> std::fmt::Debug for Field<E, T> {
     }
 }
 
-/// A condition on an item's attributes, combined with [`Filter::and`], [`Filter::or`] and
-/// [`Filter::not`].
+/// A condition on an item's attributes, combined with [`Condition::and`], [`Condition::or`] and
+/// [`Condition::not`].
 #[derive(Debug, Clone)]
-pub struct Filter<E> {
+pub struct Condition<E> {
     node: Node,
     entity: PhantomData<fn() -> E>,
 }
@@ -44,6 +44,7 @@ pub struct Filter<E> {
 enum Node {
     Compare(&'static str, &'static str, Operand),
     Exists(&'static str, bool),
+    Between(&'static str, Operand, Operand),
     Function(&'static str, &'static str, Operand),
     And(Box<Node>, Box<Node>),
     Or(Box<Node>, Box<Node>),
@@ -76,8 +77,8 @@ impl<E, T: Serialize> Field<E, T> {
         encoded.map_err(|e| format!("`{}`: {e}", self.attribute))
     }
 
-    fn compare(&self, op: &'static str, value: impl Into<T>) -> Filter<E> {
-        Filter::new(Node::Compare(
+    fn compare(&self, op: &'static str, value: impl Into<T>) -> Condition<E> {
+        Condition::new(Node::Compare(
             self.attribute,
             op,
             self.operand(&value.into()),
@@ -85,48 +86,54 @@ impl<E, T: Serialize> Field<E, T> {
     }
 
     /// The field equals `value`.
-    pub fn eq(&self, value: impl Into<T>) -> Filter<E> {
+    pub fn eq(&self, value: impl Into<T>) -> Condition<E> {
         self.compare("=", value)
     }
 
     /// The field differs from `value`.
-    pub fn ne(&self, value: impl Into<T>) -> Filter<E> {
+    pub fn ne(&self, value: impl Into<T>) -> Condition<E> {
         self.compare("<>", value)
     }
 
     /// The field is less than `value`.
-    pub fn lt(&self, value: impl Into<T>) -> Filter<E> {
+    pub fn lt(&self, value: impl Into<T>) -> Condition<E> {
         self.compare("<", value)
     }
 
     /// The field is less than or equal to `value`.
-    pub fn le(&self, value: impl Into<T>) -> Filter<E> {
+    pub fn le(&self, value: impl Into<T>) -> Condition<E> {
         self.compare("<=", value)
     }
 
     /// The field is greater than `value`.
-    pub fn gt(&self, value: impl Into<T>) -> Filter<E> {
+    pub fn gt(&self, value: impl Into<T>) -> Condition<E> {
         self.compare(">", value)
     }
 
     /// The field is greater than or equal to `value`.
-    pub fn ge(&self, value: impl Into<T>) -> Filter<E> {
+    pub fn ge(&self, value: impl Into<T>) -> Condition<E> {
         self.compare(">=", value)
     }
 
+    /// The field lies between `low` and `high`, both included.
+    pub fn between(&self, low: impl Into<T>, high: impl Into<T>) -> Condition<E> {
+        let (low, high) = (self.operand(&low.into()), self.operand(&high.into()));
+        Condition::new(Node::Between(self.attribute, low, high))
+    }
+
     /// The item has this attribute (an `Option` field is `Some`).
-    pub fn exists(&self) -> Filter<E> {
-        Filter::new(Node::Exists(self.attribute, true))
+    pub fn exists(&self) -> Condition<E> {
+        Condition::new(Node::Exists(self.attribute, true))
     }
 
     /// The item lacks this attribute (an `Option` field is `None`).
-    pub fn not_exists(&self) -> Filter<E> {
-        Filter::new(Node::Exists(self.attribute, false))
+    pub fn not_exists(&self) -> Condition<E> {
+        Condition::new(Node::Exists(self.attribute, false))
     }
 
     /// A string field starts with `prefix`.
-    pub fn begins_with(&self, prefix: &str) -> Filter<E> {
-        Filter::new(Node::Function(
+    pub fn begins_with(&self, prefix: &str) -> Condition<E> {
+        Condition::new(Node::Function(
             "begins_with",
             self.attribute,
             Ok(AttributeValue::S(prefix.to_owned())),
@@ -134,35 +141,35 @@ impl<E, T: Serialize> Field<E, T> {
     }
 
     /// A string field contains `part`, or a list or set field contains the element `part`.
-    pub fn contains<V: Serialize>(&self, part: V) -> Filter<E> {
+    pub fn contains<V: Serialize>(&self, part: V) -> Condition<E> {
         let operand = serde_dynamo::to_attribute_value(part)
             .map_err(|e| format!("`{}`: {e}", self.attribute));
-        Filter::new(Node::Function("contains", self.attribute, operand))
+        Condition::new(Node::Function("contains", self.attribute, operand))
     }
 }
 
-impl<E> Filter<E> {
+impl<E> Condition<E> {
     fn new(node: Node) -> Self {
-        Filter {
+        Condition {
             node,
             entity: PhantomData,
         }
     }
 
     /// Both conditions hold.
-    pub fn and(self, other: Filter<E>) -> Filter<E> {
-        Filter::new(Node::And(Box::new(self.node), Box::new(other.node)))
+    pub fn and(self, other: Condition<E>) -> Condition<E> {
+        Condition::new(Node::And(Box::new(self.node), Box::new(other.node)))
     }
 
     /// Either condition holds.
-    pub fn or(self, other: Filter<E>) -> Filter<E> {
-        Filter::new(Node::Or(Box::new(self.node), Box::new(other.node)))
+    pub fn or(self, other: Condition<E>) -> Condition<E> {
+        Condition::new(Node::Or(Box::new(self.node), Box::new(other.node)))
     }
 
     /// The condition does not hold.
     #[allow(clippy::should_implement_trait)]
-    pub fn not(self) -> Filter<E> {
-        Filter::new(Node::Not(Box::new(self.node)))
+    pub fn not(self) -> Condition<E> {
+        Condition::new(Node::Not(Box::new(self.node)))
     }
 
     /// Renders the expression into `out`, adding names and values under unique placeholders.
@@ -202,6 +209,12 @@ impl Node {
                 let name = names.name(attribute);
                 let value = names.value(operand.clone()?);
                 out.push_str(&format!("{name} {op} {value}"));
+            }
+            Node::Between(attribute, low, high) => {
+                let name = names.name(attribute);
+                let low = names.value(low.clone()?);
+                let high = names.value(high.clone()?);
+                out.push_str(&format!("{name} BETWEEN {low} AND {high}"));
             }
             Node::Exists(attribute, exists) => {
                 let name = names.name(attribute);

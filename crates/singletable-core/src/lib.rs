@@ -21,7 +21,7 @@ pub use collection::{Collection, Joinable, Pool};
 pub use cursor::CursorError;
 pub use entity::{Entity, EntityKey, IndexKeys, PartitionKey};
 pub use error::{Error, ItemKey, Result};
-pub use expr::{Field, Filter};
+pub use expr::{Condition, Field};
 pub use ops::query::{Page, Query, SortKey};
 pub use ops::update::{SerializeWith, Update};
 pub use singletable_keys::{self as keys, FromKeyPart, KeyPart, Template};
@@ -43,8 +43,9 @@ pub mod __private {
         render_index, render_index_partition, render_key, render_partition, render_sort,
     };
     pub use crate::{
-        Collection, Entity, EntityKey, Error, Field, Filter, IndexKeys, ItemKey, Joinable, KeyPart,
-        Page, PartitionKey, Pool, Query, Result, SerializeWith, SortKey, Table, Template, Update,
+        Collection, Condition, Entity, EntityKey, Error, Field, IndexKeys, ItemKey, Joinable,
+        KeyPart, Page, PartitionKey, Pool, Query, Result, SerializeWith, SortKey, Table, Template,
+        Update,
     };
     pub use futures::Stream;
     pub use singletable_keys::Segment;
@@ -68,7 +69,7 @@ pub mod __private {
                 }
 
                 /// Keeps only items matching `filter` (built from the entity's `FIELDS`).
-                pub fn filter(self, filter: $crate::Filter<$entity>) -> Self {
+                pub fn filter(self, filter: $crate::Condition<$entity>) -> Self {
                     $wrapper(self.0.filter(filter))
                 }
 

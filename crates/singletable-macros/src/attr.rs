@@ -91,6 +91,8 @@ pub struct Field {
     pub on_update: Option<Spanned<Autogen>>,
     /// `tenant`: the value comes from the tenant scope.
     pub tenant: Option<Path>,
+    /// `version`: checked and incremented by every write (optimistic locking).
+    pub version: Option<Path>,
     pub serde_rename: Option<String>,
     /// `serialize_with`, or `with` + `::serialize`.
     pub serialize_with: Option<Path>,
@@ -163,6 +165,8 @@ impl Field {
                 let result = attr.parse_nested_meta(|meta| {
                     if meta.path.is_ident("tenant") {
                         set_once(&meta, &mut out.tenant, meta.path.clone())
+                    } else if meta.path.is_ident("version") {
+                        set_once(&meta, &mut out.version, meta.path.clone())
                     } else if meta.path.is_ident("param") {
                         set_once(&meta, &mut out.param, meta.value()?.parse()?)
                     } else if meta.path.is_ident("autogen") {
@@ -186,7 +190,7 @@ impl Field {
                         }
                     } else {
                         Err(meta.error(format!(
-                            "unknown field attribute `{}`; expected `autogen`, `param` or `tenant`",
+                            "unknown field attribute `{}`; expected `autogen`, `param`, `tenant` or `version`",
                             path_text(&meta.path)
                         )))
                     }

@@ -41,6 +41,8 @@ pub struct Keys {
     pub indexes: Vec<IndexQuery>,
     /// The field filled from the tenant scope.
     pub tenant: Option<usize>,
+    /// The `#[entity(version)]` field.
+    pub version: Option<usize>,
 }
 
 impl Keys {
@@ -146,6 +148,7 @@ pub fn check(cx: &mut Ctxt, entity: &Entity, input: &syn::DeriveInput) -> Option
             }
         }
     }
+    let version = version_field(cx, entity, &key_fields);
     Some(Keys {
         type_name: type_name?,
         pk,
@@ -153,6 +156,7 @@ pub fn check(cx: &mut Ctxt, entity: &Entity, input: &syn::DeriveInput) -> Option
         ranges,
         indexes,
         tenant,
+        version,
     })
 }
 
@@ -244,6 +248,36 @@ fn tenant_field(cx: &mut Ctxt, entity: &Entity, pk: &Key) -> Option<usize> {
                 attr,
                 "the tenant comes from the tenant scope; it cannot also be generated",
             );
+        }
+        found = Some(i);
+    }
+    found
+}
+
+/// The `#[entity(version)]` field: one at most, a `u64` outside the key, never generated.
+fn version_field(cx: &mut Ctxt, entity: &Entity, key_fields: &[usize]) -> Option<usize> {
+    let mut found: Option<usize> = None;
+    for (i, field) in entity.fields.iter().enumerate() {
+        let Some(attr) = &field.attrs.version else {
+            continue;
+        };
+        if found.is_some() {
+            cx.error_spanned_by(attr, "only one field can be the version");
+            continue;
+        }
+        let is_u64 =
+            matches!(field.ty, syn::Type::Path(p) if p.qself.is_none() && p.path.is_ident("u64"));
+        if !is_u64 {
+            cx.error_spanned_by(field.ty, "the version field is a `u64`");
+        }
+        if key_fields.contains(&i) {
+            cx.error_spanned_by(
+                attr,
+                "the version changes on every write, so it cannot be part of a key",
+            );
+        }
+        if field.attrs.on_create.is_some() || field.attrs.on_update.is_some() {
+            cx.error_spanned_by(attr, "the version starts at 0 and grows by 1 on every write; it cannot also be generated");
         }
         found = Some(i);
     }

@@ -1,31 +1,42 @@
 //! `delete`: removes one item of the entity's type and returns it.
 
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use tracing::Instrument;
 
-use super::{capacity_request, record_capacity, sdk_error, span};
+use super::{capacity_request, condition, record_capacity, sdk_error, span};
 use crate::entity::Entity;
-use crate::error::{Error, ItemKey, Result};
+use crate::error::{ItemKey, Result};
+use crate::expr::{Condition, Names};
 use crate::item::{self, TYPE_ATTRIBUTE};
 use crate::table::Table;
 
-/// Deletes the item at `key` unless it belongs to another entity type (a key template shared
-/// by mistake must not let one entity delete another's items).
-pub(crate) async fn delete<E: Entity>(table: &Table, key: Result<ItemKey>) -> Result<Option<E>> {
+/// Deletes the item at `key` (where `user` holds) unless it belongs to another entity type: a
+/// key template shared by mistake must not let one entity delete another's items.
+pub(crate) async fn delete<E: Entity>(
+    table: &Table,
+    key: Result<ItemKey>,
+    user: Option<Condition<E>>,
+) -> Result<Option<E>> {
     table.admit::<E>()?;
     let key = key?;
+    let mut names = Names::default();
+    let mut expression = String::from("(attribute_not_exists(#pk) OR #type = :type)");
+    condition::append::<E>(&mut expression, user.as_ref(), None, &mut names)?;
     let span = span(table, "DeleteItem", E::TYPE);
     let result = table
         .client()
         .delete_item()
         .table_name(table.name())
         .set_key(Some(item::key_item(key.clone(), table)))
-        .condition_expression("attribute_not_exists(#pk) OR #type = :type")
+        .condition_expression(expression)
+        .set_expression_attribute_names(Some(names.names.into_iter().collect()))
         .expression_attribute_names("#pk", table.partition_key())
         .expression_attribute_names("#type", TYPE_ATTRIBUTE)
+        .set_expression_attribute_values(Some(names.values.into_iter().collect()))
         .expression_attribute_values(":type", AttributeValue::S(E::TYPE.into()))
         .return_values(ReturnValue::AllOld)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .set_return_consumed_capacity(capacity_request(&span))
         .send()
         .instrument(span.clone())
@@ -38,18 +49,13 @@ pub(crate) async fn delete<E: Entity>(table: &Table, key: Result<ItemKey>) -> Re
                 .map(|old| item::decode(old, table))
                 .transpose()
         }
-        Err(error)
-            if matches!(
-                error.as_service_error(),
-                Some(DeleteItemError::ConditionalCheckFailedException(_))
-            ) =>
-        {
-            Err(Error::ConditionFailed {
-                entity: E::TYPE,
-                key,
-                reason: format!("the item at this key is not a `{}`", E::TYPE),
-            })
-        }
-        Err(error) => Err(sdk_error(table, "DeleteItem", E::TYPE, error)),
+        Err(error) => match error.as_service_error() {
+            Some(DeleteItemError::ConditionalCheckFailedException(failed)) => match failed.item() {
+                // Nothing to delete: the condition found no item to hold on.
+                None => Ok(None),
+                old => Err(condition::failed::<E>(key, old, None)),
+            },
+            _ => Err(sdk_error(table, "DeleteItem", E::TYPE, error)),
+        },
     }
 }

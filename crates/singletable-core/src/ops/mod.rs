@@ -1,6 +1,7 @@
 //! The operations on one entity. Each builds one request, sends it inside a tracing span and
 //! maps the SDK's answer to the entity or to an [`Error`](crate::Error) naming entity and key.
 
+pub(crate) mod condition;
 pub mod create;
 pub mod delete;
 pub mod get;

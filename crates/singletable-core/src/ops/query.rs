@@ -13,7 +13,7 @@ use super::{capacity_request, record_capacity, sdk_error, span};
 use crate::cursor::{self, CursorError, Fingerprint};
 use crate::entity::Entity;
 use crate::error::{Error, Result};
-use crate::expr::{Filter, Names};
+use crate::expr::{Condition, Names};
 use crate::item::{self, Item, TENANT_TYPE_ATTRIBUTE, TIMESTAMP_ATTRIBUTE, TYPE_ATTRIBUTE};
 use crate::table::Table;
 
@@ -90,7 +90,7 @@ pub struct Query<'t, E> {
     table: &'t Table,
     source: Source,
     sort: Option<SortKey>,
-    filter: Option<Filter<E>>,
+    filter: Option<Condition<E>>,
     limit: Option<usize>,
     page_size: Option<usize>,
     descending: bool,
@@ -207,7 +207,7 @@ impl<'t, E: Entity> Query<'t, E> {
 
     /// Keeps only items matching `filter`. DynamoDB applies filters after reading, so filtered
     /// items still cost read capacity. A second filter is combined with `and`.
-    pub fn filter(mut self, filter: Filter<E>) -> Self {
+    pub fn filter(mut self, filter: Condition<E>) -> Self {
         self.filter = Some(match self.filter.take() {
             Some(existing) => existing.and(filter),
             None => filter,

@@ -12,10 +12,11 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 use serde::Serialize;
 use tracing::Instrument;
 
-use super::{capacity_request, record_capacity, sdk_error, span};
+use super::{capacity_request, condition, record_capacity, sdk_error, span};
 use crate::autogen;
 use crate::entity::Entity;
 use crate::error::{Error, ItemKey, Result};
+use crate::expr::{Condition, Names};
 use crate::item::{self, TYPE_ATTRIBUTE};
 use crate::key;
 use crate::table::Table;
@@ -58,6 +59,8 @@ pub struct Update<'t, E> {
     /// Key-part text of the fields set here that secondary index keys are made of; `None`
     /// for a field set to `None`.
     index_sources: Vec<(&'static str, Option<String>)>,
+    condition: Option<Condition<E>>,
+    expected_version: Option<u64>,
     error: Option<Error>,
     entity: PhantomData<fn() -> E>,
 }
@@ -69,6 +72,8 @@ impl<'t, E: Entity> Update<'t, E> {
             key,
             actions: Vec::new(),
             index_sources: Vec::new(),
+            condition: None,
+            expected_version: None,
             error: None,
             entity: PhantomData,
         }
@@ -101,6 +106,20 @@ impl<'t, E: Entity> Update<'t, E> {
     ) {
         let encoded = with(value, serde_dynamo::Serializer).map(Into::into);
         self.set_encoded(attribute, encoded);
+    }
+
+    /// Writes only where `condition` holds for the item as stored; a second condition is
+    /// combined with `and`.
+    pub fn condition(&mut self, condition: Condition<E>) {
+        self.condition = Some(match self.condition.take() {
+            Some(existing) => existing.and(condition),
+            None => condition,
+        });
+    }
+
+    /// Writes only over `version` of a versioned entity (the version it was read at).
+    pub fn if_version(&mut self, version: u64) {
+        self.expected_version = Some(version);
     }
 
     /// Removes `attribute` from the item.
@@ -256,7 +275,20 @@ impl<'t, E: Entity> Update<'t, E> {
             return Err(error);
         }
         self.sync_indexes(&key)?;
+        if let Some(version) = E::VERSION {
+            // Every write moves a versioned entity to its next version.
+            self.push(version, Action::Add(AttributeValue::N("1".into())));
+        }
         let table = self.table;
+        let mut names = Names::default();
+        let mut condition = String::from("attribute_exists(#pk) AND #type = :type");
+        let expected = self.expected_version;
+        condition::append::<E>(
+            &mut condition,
+            self.condition.as_ref(),
+            expected,
+            &mut names,
+        )?;
         if !changes_a_field {
             return Err(Error::EmptyUpdate {
                 entity: E::TYPE,
@@ -270,7 +302,9 @@ impl<'t, E: Entity> Update<'t, E> {
             .update_item()
             .table_name(table.name())
             .set_key(Some(item::key_item(key.clone(), table)))
-            .condition_expression("attribute_exists(#pk) AND #type = :type")
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names.names.into_iter().collect()))
+            .set_expression_attribute_values(Some(names.values.into_iter().collect()))
             .expression_attribute_names("#pk", table.partition_key())
             .expression_attribute_names("#type", TYPE_ATTRIBUTE)
             .expression_attribute_values(":type", AttributeValue::S(E::TYPE.into()))
@@ -278,21 +312,21 @@ impl<'t, E: Entity> Update<'t, E> {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .set_return_consumed_capacity(capacity_request(&span));
 
-        // One pass writes both clauses; names and values are placeholders `#aN`/`:vN`.
+        // One pass writes both clauses; names and values are placeholders `#aN`/`:uN`.
         let (mut sets, mut removes) = (String::with_capacity(64), String::new());
         let mut needs_zero = false;
         for (i, (attribute, action)) in self.actions.into_iter().enumerate() {
             // Writing to a String cannot fail.
             let operand = match action {
                 Action::Set(value) => {
-                    let _ = write!(next(&mut sets), "#a{i} = :v{i}");
+                    let _ = write!(next(&mut sets), "#a{i} = :u{i}");
                     Some(value)
                 }
                 Action::Add(value) => {
                     needs_zero = true;
                     let _ = write!(
                         next(&mut sets),
-                        "#a{i} = if_not_exists(#a{i}, :zero) + :v{i}"
+                        "#a{i} = if_not_exists(#a{i}, :zero) + :u{i}"
                     );
                     Some(value)
                 }
@@ -300,7 +334,7 @@ impl<'t, E: Entity> Update<'t, E> {
                     needs_zero = true;
                     let _ = write!(
                         next(&mut sets),
-                        "#a{i} = if_not_exists(#a{i}, :zero) - :v{i}"
+                        "#a{i} = if_not_exists(#a{i}, :zero) - :u{i}"
                     );
                     Some(value)
                 }
@@ -311,7 +345,7 @@ impl<'t, E: Entity> Update<'t, E> {
             };
             request = request.expression_attribute_names(format!("#a{i}"), attribute);
             if let Some(value) = operand {
-                request = request.expression_attribute_values(format!(":v{i}"), value);
+                request = request.expression_attribute_values(format!(":u{i}"), value);
             }
         }
         if needs_zero {
@@ -344,17 +378,7 @@ impl<'t, E: Entity> Update<'t, E> {
             }
             Err(error) => match error.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    Err(match failed.item() {
-                        None => Error::NotFound {
-                            entity: E::TYPE,
-                            key,
-                        },
-                        Some(_) => Error::ConditionFailed {
-                            entity: E::TYPE,
-                            key,
-                            reason: format!("the item at this key is not a `{}`", E::TYPE),
-                        },
-                    })
+                    Err(condition::failed::<E>(key, failed.item(), expected))
                 }
                 _ => Err(sdk_error(table, "UpdateItem", E::TYPE, error)),
             },

@@ -50,6 +50,16 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         }
     });
     let index_items = super::index::entity_items(entity, keys);
+    let version_items = keys.version.map(|i| {
+        let (field, stored) = (entity.fields[i].ident, &entity.fields[i].stored_name);
+        quote! {
+            const VERSION: ::core::option::Option<&'static str> = ::core::option::Option::Some(#stored);
+
+            fn version(&self) -> ::core::option::Option<u64> {
+                ::core::option::Option::Some(self.#field)
+            }
+        }
+    });
     let tenant_items = keys.tenant.map(|i| {
         let field = entity.fields[i].ident;
         quote! {
@@ -89,6 +99,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             }
 
             #tenant_items
+            #version_items
 
             #stamp_update
             #index_items
@@ -119,6 +130,9 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
 /// The value of a field in a newly created entity.
 fn initial_value(field: &Field) -> TokenStream {
     let (private, name, ty) = (private(), field.ident, field.ty);
+    if field.attrs.version.is_some() {
+        return quote!(0);
+    }
     if field.attrs.tenant.is_some() {
         let entity = quote!(Self);
         return quote!(#private::current_tenant::<#entity>(table)?.as_str().to_owned());

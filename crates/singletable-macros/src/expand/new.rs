@@ -29,4 +29,5 @@ pub fn is_supplied(field: &crate::ast::Field) -> bool {
     field.attrs.on_create.is_none()
         && field.attrs.on_update.is_none()
         && field.attrs.tenant.is_none()
+        && field.attrs.version.is_none()
 }

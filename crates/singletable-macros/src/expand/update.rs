@@ -16,8 +16,23 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         .fields
         .iter()
         .enumerate()
-        .filter(|(i, f)| !in_key(*i) && f.attrs.on_update.is_none() && !f.attrs.serde_skip)
+        .filter(|(i, f)| {
+            !in_key(*i)
+                && f.attrs.on_update.is_none()
+                && f.attrs.version.is_none()
+                && !f.attrs.serde_skip
+        })
         .map(|(i, f)| setters(f, keys.index_fields().contains(&i)));
+    let if_version = keys.version.map(|_| {
+        quote! {
+            /// Writes only over `version`, the version the entity was read at;
+            /// `Error::VersionConflict` when another write came first.
+            pub fn if_version(mut self, version: u64) -> Self {
+                self.0.if_version(version);
+                self
+            }
+        }
+    });
     let doc = format!(
         "An update of one [`{ident}`], started by `{ident}::update` and sent with [`send`]({update}::send)."
     );
@@ -34,6 +49,15 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
 
         impl<'t> #update<'t> {
             #(#setters)*
+
+            /// Writes only where `condition` (built from `FIELDS`) holds for the stored item;
+            /// `Error::ConditionFailed` otherwise.
+            pub fn condition(mut self, condition: #private::Condition<#ident>) -> Self {
+                self.0.condition(condition);
+                self
+            }
+
+            #if_version
 
             /// Sends the update; returns the entity as stored afterwards, or
             /// `Error::NotFound` when there is no item at the key (none is created).

@@ -1,0 +1,84 @@
+//! Conditions of writes: the user's typed condition, the version check of versioned entities,
+//! and what a failed condition means for the caller.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::entity::Entity;
+use crate::error::{Error, ItemKey, Result};
+use crate::expr::{Condition, Names};
+use crate::item::{Item, TYPE_ATTRIBUTE};
+
+/// Appends `AND (<condition>)` to `expression` for the user's condition and the expected
+/// version, putting names and values into `names`.
+pub(crate) fn append<E: Entity>(
+    expression: &mut String,
+    condition: Option<&Condition<E>>,
+    expected_version: Option<u64>,
+    names: &mut Names,
+) -> Result<()> {
+    if let Some(condition) = condition {
+        expression.push_str(" AND ");
+        expression.push_str(&render(condition, names)?);
+    }
+    if let (Some(attribute), Some(version)) = (E::VERSION, expected_version) {
+        let name = names.name(attribute);
+        let value = names.value(AttributeValue::N(version.to_string()));
+        expression.push_str(&format!(" AND {name} = {value}"));
+    }
+    Ok(())
+}
+
+/// `(<condition>)`, its names and values put into `names`.
+pub(crate) fn render<E: Entity>(condition: &Condition<E>, names: &mut Names) -> Result<String> {
+    let mut out = String::from("(");
+    condition
+        .render(names, &mut out)
+        .map_err(|message| Error::Encode {
+            entity: E::TYPE,
+            field: "a condition value".into(),
+            message,
+        })?;
+    out.push(')');
+    Ok(out)
+}
+
+/// The error of a write whose condition failed, told from the item as it was (`None`: absent).
+pub(crate) fn failed<E: Entity>(
+    key: ItemKey,
+    old: Option<&Item>,
+    expected_version: Option<u64>,
+) -> Error {
+    let Some(old) = old else {
+        return Error::NotFound {
+            entity: E::TYPE,
+            key,
+        };
+    };
+    let old_type = old.get(TYPE_ATTRIBUTE).and_then(|v| v.as_s().ok());
+    if old_type.map(String::as_str) != Some(E::TYPE) {
+        return Error::ConditionFailed {
+            entity: E::TYPE,
+            key,
+            reason: format!("the item at this key is not a `{}`", E::TYPE),
+        };
+    }
+    if let (Some(attribute), Some(expected)) = (E::VERSION, expected_version) {
+        let found = old
+            .get(attribute)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok());
+        if found != Some(expected) {
+            return Error::VersionConflict {
+                entity: E::TYPE,
+                key,
+                expected,
+                found,
+            };
+        }
+    }
+    Error::ConditionFailed {
+        entity: E::TYPE,
+        key,
+        reason: "the write's condition did not hold".into(),
+    }
+}
