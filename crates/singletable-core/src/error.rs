@@ -114,6 +114,14 @@ pub enum Error {
         reason: String,
     },
 
+    /// A batch left work undone after its retries: these entities' keys were not written (or
+    /// read). Everything else in the batch was.
+    #[error("{operation} left {} item(s) unprocessed after retries, first {}", items.len(), items.first().map_or(String::new(), |(entity, key)| format!("{entity} {key}")))]
+    Unprocessed {
+        operation: &'static str,
+        items: Vec<(&'static str, ItemKey)>,
+    },
+
     /// An update with nothing to change.
     #[error("update of {entity} {key} changes no field")]
     EmptyUpdate { entity: &'static str, key: ItemKey },

@@ -4,6 +4,7 @@
 //! Use it through the `singletable` crate, which re-exports this one with the derive macros.
 
 pub mod autogen;
+mod batch;
 mod codec;
 mod collection;
 mod cursor;
@@ -17,6 +18,7 @@ mod schema;
 mod table;
 pub mod tenant;
 
+pub use batch::{BatchGet, BatchGot, BatchWrite, Slot};
 pub use collection::{Collection, Joinable, Pool};
 pub use cursor::CursorError;
 pub use entity::{Entity, EntityKey, IndexKeys, PartitionKey};
