@@ -8,6 +8,7 @@ mod index;
 mod model;
 mod query;
 mod tenancy;
+mod transaction;
 mod writes;
 
 use singletable::Table;

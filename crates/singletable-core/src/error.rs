@@ -5,7 +5,7 @@ use std::fmt;
 use singletable_keys::KeyError;
 
 /// The key of one item, as stored: what an error names so that the item can be found.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ItemKey {
     /// Partition key value.
     pub pk: String,
@@ -120,6 +120,21 @@ pub enum Error {
     Unprocessed {
         operation: &'static str,
         items: Vec<(&'static str, ItemKey)>,
+    },
+
+    /// A transaction was canceled and wrote nothing; one reason per failing action.
+    #[error("transaction canceled: {}", reasons.iter().map(|r| format!("action {} ({} {}): {}", r.index, r.entity, r.key, r.code)).collect::<Vec<_>>().join("; "))]
+    TransactionCanceled {
+        reasons: Vec<crate::transaction::CancelReason>,
+    },
+
+    /// A DynamoDB limit would be exceeded; nothing was sent.
+    #[error("{entity}: {got} {what} exceed DynamoDB's limit of {limit}")]
+    Limit {
+        entity: &'static str,
+        what: &'static str,
+        limit: usize,
+        got: usize,
     },
 
     /// An update with nothing to change.

@@ -80,7 +80,44 @@ pub fn encode<E: Entity>(
             });
         }
     }
+    let size = item_size(&item);
+    if size > MAX_ITEM_SIZE {
+        return Err(Error::Limit {
+            entity: E::TYPE,
+            what: "bytes in one item",
+            limit: MAX_ITEM_SIZE,
+            got: size,
+        });
+    }
     Ok(item)
+}
+
+/// DynamoDB's limit on an item's size, in bytes.
+const MAX_ITEM_SIZE: usize = 400 * 1024;
+
+/// An item's size as DynamoDB counts it: attribute names and values, by their UTF-8 or binary
+/// length (numbers by their digits, an upper bound of DynamoDB's own encoding).
+pub(crate) fn item_size(item: &Item) -> usize {
+    item.iter()
+        .map(|(name, value)| name.len() + value_size(value))
+        .sum()
+}
+
+fn value_size(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(s) | AttributeValue::N(s) => s.len(),
+        AttributeValue::B(b) => b.as_ref().len(),
+        AttributeValue::Ss(v) | AttributeValue::Ns(v) => v.iter().map(String::len).sum(),
+        AttributeValue::Bs(v) => v.iter().map(|b| b.as_ref().len()).sum(),
+        AttributeValue::L(v) => 3 + v.iter().map(|e| 1 + value_size(e)).sum::<usize>(),
+        AttributeValue::M(m) => {
+            3 + m
+                .iter()
+                .map(|(k, v)| 1 + k.len() + value_size(v))
+                .sum::<usize>()
+        }
+        _ => 1,
+    }
 }
 
 /// Decodes a stored item into `E`, after removing the internal attributes.

@@ -17,6 +17,7 @@ mod ops;
 mod schema;
 mod table;
 pub mod tenant;
+mod transaction;
 
 pub use batch::{BatchGet, BatchGot, BatchWrite, Slot};
 pub use collection::{Collection, Joinable, Pool};
@@ -29,6 +30,7 @@ pub use ops::update::{SerializeWith, Update};
 pub use singletable_keys::{self as keys, FromKeyPart, KeyPart, Template};
 pub use table::{Index, Table, TableBuilder};
 pub use tenant::TenantId;
+pub use transaction::{CancelReason, Transaction};
 
 /// What generated code calls. Not a public API: it changes without notice.
 #[doc(hidden)]

@@ -5,7 +5,7 @@ pub(crate) mod condition;
 pub mod create;
 pub mod delete;
 pub mod get;
-pub mod put;
+pub(crate) mod put;
 pub mod query;
 pub mod update;
 

@@ -1,5 +1,7 @@
 //! `put`: create or replace.
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use tracing::Instrument;
@@ -7,26 +9,35 @@ use tracing::Instrument;
 use super::{capacity_request, condition, record_capacity, sdk_error, span};
 use crate::autogen;
 use crate::entity::{Entity, EntityKey};
-use crate::error::{Error, Result};
+use crate::error::{Error, ItemKey, Result};
 use crate::expr::{Condition, Names};
-use crate::item;
+use crate::item::{self, Item};
 use crate::table::Table;
 
-/// Writes `entity`, replacing what is at its key (where `user` holds). `_timestamp` becomes the
-/// time of this write: a replaced item is a new item. A versioned entity replaces only the
-/// version it holds and is stored with the next one.
-pub(crate) async fn put<E: Entity>(
+/// A put ready to send: the item, and its condition if it has one.
+pub(crate) struct PreparedPut {
+    pub(crate) key: ItemKey,
+    pub(crate) item: Item,
+    pub(crate) condition: Option<String>,
+    pub(crate) names: HashMap<String, String>,
+    pub(crate) values: HashMap<String, AttributeValue>,
+    pub(crate) expected: Option<u64>,
+}
+
+/// Encodes `entity` and its condition: `user`'s, and for a versioned entity "a new item, or the
+/// version this entity was read at" (the item is stored with the next version).
+pub(crate) fn prepare<E: Entity>(
     table: &Table,
     entity: &E,
-    user: Option<Condition<E>>,
-) -> Result<()> {
+    user: Option<&Condition<E>>,
+) -> Result<PreparedPut> {
     table.admit::<E>()?;
     crate::tenant::check_owner(entity, table)?;
     let key = entity.key().item_key(table)?;
     let mut item = item::encode(entity, key.clone(), autogen::now(), table)?;
     let mut names = Names::default();
     let mut clauses = Vec::new();
-    if let Some(user) = &user {
+    if let Some(user) = user {
         clauses.push(condition::render(user, &mut names)?);
     }
     let expected = match (E::VERSION, entity.version()) {
@@ -38,35 +49,52 @@ pub(crate) async fn put<E: Entity>(
                     reason: "the version cannot grow past u64::MAX".into(),
                 })?;
             item.insert(attribute.to_owned(), AttributeValue::N(next.to_string()));
-            // A new item, or the version this entity was read at.
             let name = names.name(attribute);
             let value = names.value(AttributeValue::N(version.to_string()));
-            clauses.push(format!("(attribute_not_exists(#pk) OR {name} = {value})"));
+            let pk = names.name(table.partition_key());
+            clauses.push(format!("(attribute_not_exists({pk}) OR {name} = {value})"));
             Some(version)
         }
         _ => None,
     };
-    let expression = clauses.join(" AND ");
+    Ok(PreparedPut {
+        key,
+        item,
+        condition: (!clauses.is_empty()).then(|| clauses.join(" AND ")),
+        names: names.names.into_iter().collect(),
+        values: names.values.into_iter().collect(),
+        expected,
+    })
+}
+
+/// Writes `entity`, replacing what is at its key (where `user` holds). `_timestamp` becomes the
+/// time of this write: a replaced item is a new item. A versioned entity replaces only the
+/// version it holds and is stored with the next one.
+pub(crate) async fn put<E: Entity>(
+    table: &Table,
+    entity: &E,
+    user: Option<Condition<E>>,
+) -> Result<()> {
+    let PreparedPut {
+        key,
+        item,
+        condition,
+        names,
+        values,
+        expected,
+    } = prepare(table, entity, user.as_ref())?;
     let span = span(table, "PutItem", E::TYPE);
-    let mut request = table
+    let has_condition = condition.is_some();
+    let request = table
         .client()
         .put_item()
         .table_name(table.name())
         .set_item(Some(item))
+        .set_condition_expression(condition)
+        .set_expression_attribute_names(has_condition.then_some(names))
+        .set_expression_attribute_values((!values.is_empty()).then_some(values))
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .set_return_consumed_capacity(capacity_request(&span));
-    if !expression.is_empty() {
-        request = request
-            .condition_expression(expression)
-            .set_expression_attribute_names(Some(names.names.into_iter().collect()));
-        if expected.is_some() {
-            request = request.expression_attribute_names("#pk", table.partition_key());
-        }
-        if !names.values.is_empty() {
-            request =
-                request.set_expression_attribute_values(Some(names.values.into_iter().collect()));
-        }
-    }
     match request.send().instrument(span.clone()).await {
         Ok(output) => {
             record_capacity(&span, output.consumed_capacity());

@@ -4,6 +4,7 @@
 //! (and `add_*`/`subtract_*` only for numeric ones); this type does the work once for all.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::marker::PhantomData;
 
@@ -36,6 +37,17 @@ pub type SerializeWith<V> =
         &V,
         serde_dynamo::Serializer,
     ) -> std::result::Result<serde_dynamo::AttributeValue, serde_dynamo::Error>;
+
+/// An update ready to send: its key and rendered expressions.
+pub(crate) struct Built<'t> {
+    pub(crate) table: &'t Table,
+    pub(crate) key: ItemKey,
+    pub(crate) update: String,
+    pub(crate) condition: String,
+    pub(crate) names: HashMap<String, String>,
+    pub(crate) values: HashMap<String, AttributeValue>,
+    pub(crate) expected: Option<u64>,
+}
 
 /// What an update does to one attribute.
 #[derive(Debug)]
@@ -259,20 +271,20 @@ impl<'t, E: Entity> Update<'t, E> {
         Ok(())
     }
 
-    /// Sends the update and returns the entity as stored afterwards.
-    pub async fn send(mut self) -> Result<E> {
+    /// Checks the update and renders its expressions, for `send` and for transactions.
+    pub(crate) fn build(mut self) -> Result<Built<'t>> {
         self.table.admit::<E>()?;
         let changes_a_field = !self.actions.is_empty();
         E::stamp_update(&mut self, autogen::now());
-        let key = std::mem::replace(
-            &mut self.key,
-            Ok(ItemKey {
-                pk: String::new(),
-                sk: String::new(),
-            }),
-        )?;
+        let key = std::mem::replace(&mut self.key, Ok(ItemKey::default()))?;
         if let Some(error) = self.error.take() {
             return Err(error);
+        }
+        if !changes_a_field {
+            return Err(Error::EmptyUpdate {
+                entity: E::TYPE,
+                key,
+            });
         }
         self.sync_indexes(&key)?;
         if let Some(version) = E::VERSION {
@@ -289,32 +301,14 @@ impl<'t, E: Entity> Update<'t, E> {
             expected,
             &mut names,
         )?;
-        if !changes_a_field {
-            return Err(Error::EmptyUpdate {
-                entity: E::TYPE,
-                key,
-            });
-        }
-
-        let span = span(table, "UpdateItem", E::TYPE);
-        let mut request = table
-            .client()
-            .update_item()
-            .table_name(table.name())
-            .set_key(Some(item::key_item(key.clone(), table)))
-            .condition_expression(condition)
-            .set_expression_attribute_names(Some(names.names.into_iter().collect()))
-            .set_expression_attribute_values(Some(names.values.into_iter().collect()))
-            .expression_attribute_names("#pk", table.partition_key())
-            .expression_attribute_names("#type", TYPE_ATTRIBUTE)
-            .expression_attribute_values(":type", AttributeValue::S(E::TYPE.into()))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .set_return_consumed_capacity(capacity_request(&span));
+        let mut names_map: HashMap<String, String> = names.names.into_iter().collect();
+        let mut values_map: HashMap<String, AttributeValue> = names.values.into_iter().collect();
+        names_map.insert("#pk".into(), table.partition_key().into());
+        names_map.insert("#type".into(), TYPE_ATTRIBUTE.into());
+        values_map.insert(":type".into(), AttributeValue::S(E::TYPE.into()));
 
         // One pass writes both clauses; names and values are placeholders `#aN`/`:uN`.
         let (mut sets, mut removes) = (String::with_capacity(64), String::new());
-        let mut needs_zero = false;
         for (i, (attribute, action)) in self.actions.into_iter().enumerate() {
             // Writing to a String cannot fail.
             let operand = match action {
@@ -323,7 +317,6 @@ impl<'t, E: Entity> Update<'t, E> {
                     Some(value)
                 }
                 Action::Add(value) => {
-                    needs_zero = true;
                     let _ = write!(
                         next(&mut sets),
                         "#a{i} = if_not_exists(#a{i}, :zero) + :u{i}"
@@ -331,7 +324,6 @@ impl<'t, E: Entity> Update<'t, E> {
                     Some(value)
                 }
                 Action::Subtract(value) => {
-                    needs_zero = true;
                     let _ = write!(
                         next(&mut sets),
                         "#a{i} = if_not_exists(#a{i}, :zero) - :u{i}"
@@ -343,33 +335,56 @@ impl<'t, E: Entity> Update<'t, E> {
                     None
                 }
             };
-            request = request.expression_attribute_names(format!("#a{i}"), attribute);
+            names_map.insert(format!("#a{i}"), attribute.into_owned());
             if let Some(value) = operand {
-                request = request.expression_attribute_values(format!(":u{i}"), value);
+                values_map.insert(format!(":u{i}"), value);
             }
         }
-        if needs_zero {
-            request = request.expression_attribute_values(":zero", AttributeValue::N("0".into()));
+        if sets.contains(":zero") {
+            values_map.insert(":zero".into(), AttributeValue::N("0".into()));
         }
-        let mut expression = String::with_capacity(sets.len() + removes.len() + 12);
+        let mut update = String::with_capacity(sets.len() + removes.len() + 12);
         if !sets.is_empty() {
-            expression.push_str("SET ");
-            expression.push_str(&sets);
+            update.push_str("SET ");
+            update.push_str(&sets);
         }
         if !removes.is_empty() {
-            expression.push_str(if expression.is_empty() {
+            update.push_str(if update.is_empty() {
                 "REMOVE "
             } else {
                 " REMOVE "
             });
-            expression.push_str(&removes);
+            update.push_str(&removes);
         }
+        Ok(Built {
+            table,
+            key,
+            update,
+            condition,
+            names: names_map,
+            values: values_map,
+            expected,
+        })
+    }
 
-        let result = request
-            .update_expression(expression)
-            .send()
-            .instrument(span.clone())
-            .await;
+    /// Sends the update and returns the entity as stored afterwards.
+    pub async fn send(self) -> Result<E> {
+        let built = self.build()?;
+        let (table, key, expected) = (built.table, built.key, built.expected);
+        let span = span(table, "UpdateItem", E::TYPE);
+        let request = table
+            .client()
+            .update_item()
+            .table_name(table.name())
+            .set_key(Some(item::key_item(key.clone(), table)))
+            .update_expression(built.update)
+            .condition_expression(built.condition)
+            .set_expression_attribute_names(Some(built.names))
+            .set_expression_attribute_values(Some(built.values))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .set_return_consumed_capacity(capacity_request(&span));
+        let result = request.send().instrument(span.clone()).await;
         match result {
             Ok(output) => {
                 record_capacity(&span, output.consumed_capacity());

@@ -47,6 +47,12 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             }
         }
 
+        impl<'t> ::core::convert::From<#update<'t>> for #private::Update<'t, #ident> {
+            fn from(update: #update<'t>) -> Self {
+                update.0
+            }
+        }
+
         impl<'t> #update<'t> {
             #(#setters)*
 
