@@ -197,3 +197,46 @@ async fn of_fifty_concurrent_versioned_writers_the_winners_count_the_versions() 
     assert_eq!(end.version as usize, wins);
     assert!(wins >= 1);
 }
+
+#[tokio::test]
+async fn lists_grow_atomically_and_absent_values_are_set_once() {
+    let table = table("writes").await;
+    let team_id = uuid::Uuid::new_v4();
+    let project = Project::create(
+        &table,
+        NewProject {
+            team_id,
+            seq: 1,
+            title: "P".into(),
+            budget: None,
+            tags: vec!["b".into()],
+        },
+    )
+    .await
+    .unwrap();
+    let updated = Project::update(&table, project.key())
+        .append_tags(vec!["c".into(), "d".into()])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.tags, ["b", "c", "d"]);
+    let updated = Project::update(&table, project.key())
+        .prepend_tags(vec!["a".into()])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.tags, ["a", "b", "c", "d"]);
+
+    let first = Project::update(&table, project.key())
+        .set_budget_if_absent(10.0)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.budget, Some(10.0));
+    let second = Project::update(&table, project.key())
+        .set_budget_if_absent(99.0)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.budget, Some(10.0), "an existing value is kept");
+}

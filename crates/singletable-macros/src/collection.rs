@@ -16,7 +16,7 @@ use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, Ident, Type};
 
 use crate::ctxt::Ctxt;
-use crate::validate::option_inner;
+use crate::validate::{option_inner, vec_element};
 
 /// How a joined field holds its items.
 enum Shape {
@@ -92,7 +92,7 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             root_field = Some(ident);
             continue;
         }
-        let (shape, element) = match (vec_inner(&field.ty), option_inner(&field.ty)) {
+        let (shape, element) = match (vec_element(&field.ty), option_inner(&field.ty)) {
             (Some(element), _) => (Shape::Many, element),
             (_, Some(element)) => (Shape::AtMostOne, element),
             _ => {
@@ -241,17 +241,5 @@ fn expand(ident: &Ident, root: &Type, root_field: &Ident, joins: &[Join]) -> Tok
 
             impl #private::Collection for #ident {}
         };
-    }
-}
-
-fn vec_inner(ty: &Type) -> Option<&Type> {
-    let Type::Path(path) = ty else { return None };
-    let segment = path.path.segments.last().filter(|s| s.ident == "Vec")?;
-    match &segment.arguments {
-        syn::PathArguments::AngleBracketed(args) => match args.args.first() {
-            Some(syn::GenericArgument::Type(inner)) => Some(inner),
-            _ => None,
-        },
-        _ => None,
     }
 }

@@ -494,6 +494,18 @@ pub fn option_inner(ty: &syn::Type) -> Option<&syn::Type> {
     }
 }
 
+/// `T` of a `Vec<T>`.
+pub fn vec_element(ty: &syn::Type) -> Option<&syn::Type> {
+    let segment = last_segment(ty).filter(|s| s.ident == "Vec")?;
+    match &segment.arguments {
+        syn::PathArguments::AngleBracketed(args) => match args.args.first() {
+            Some(syn::GenericArgument::Type(inner)) => Some(inner),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Integer and float types, and `Option`s of them: the fields that get `add_`/`subtract_`.
 pub fn is_numeric(ty: &syn::Type) -> bool {
     let Some(segment) = last_segment(ty) else {

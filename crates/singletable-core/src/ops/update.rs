@@ -56,6 +56,9 @@ enum Action {
     Remove,
     Add(AttributeValue),
     Subtract(AttributeValue),
+    SetIfAbsent(AttributeValue),
+    Append(AttributeValue),
+    Prepend(AttributeValue),
 }
 
 /// An update of one item, built by the generated `<Entity>Update` and sent with `send()`.
@@ -150,6 +153,27 @@ impl<'t, E: Entity> Update<'t, E> {
     pub fn subtract<V: Serialize>(&mut self, attribute: &'static str, amount: V) {
         if let Some(amount) = self.encode(attribute, amount) {
             self.push(attribute, Action::Subtract(amount));
+        }
+    }
+
+    /// Sets `attribute` to `value` only where the item has no such attribute yet.
+    pub fn set_if_absent<V: Serialize>(&mut self, attribute: &'static str, value: V) {
+        if let Some(value) = self.encode(attribute, value) {
+            self.push(attribute, Action::SetIfAbsent(value));
+        }
+    }
+
+    /// Appends `items` to a list attribute (a missing list counts as empty).
+    pub fn append<V: Serialize>(&mut self, attribute: &'static str, items: V) {
+        if let Some(items) = self.encode(attribute, items) {
+            self.push(attribute, Action::Append(items));
+        }
+    }
+
+    /// Puts `items` in front of a list attribute (a missing list counts as empty).
+    pub fn prepend<V: Serialize>(&mut self, attribute: &'static str, items: V) {
+        if let Some(items) = self.encode(attribute, items) {
+            self.push(attribute, Action::Prepend(items));
         }
     }
 
@@ -330,6 +354,24 @@ impl<'t, E: Entity> Update<'t, E> {
                     );
                     Some(value)
                 }
+                Action::SetIfAbsent(value) => {
+                    let _ = write!(next(&mut sets), "#a{i} = if_not_exists(#a{i}, :u{i})");
+                    Some(value)
+                }
+                Action::Append(value) => {
+                    let _ = write!(
+                        next(&mut sets),
+                        "#a{i} = list_append(if_not_exists(#a{i}, :empty), :u{i})"
+                    );
+                    Some(value)
+                }
+                Action::Prepend(value) => {
+                    let _ = write!(
+                        next(&mut sets),
+                        "#a{i} = list_append(:u{i}, if_not_exists(#a{i}, :empty))"
+                    );
+                    Some(value)
+                }
                 Action::Remove => {
                     let _ = write!(next(&mut removes), "#a{i}");
                     None
@@ -342,6 +384,9 @@ impl<'t, E: Entity> Update<'t, E> {
         }
         if sets.contains(":zero") {
             values_map.insert(":zero".into(), AttributeValue::N("0".into()));
+        }
+        if sets.contains(":empty") {
+            values_map.insert(":empty".into(), AttributeValue::L(Vec::new()));
         }
         let mut update = String::with_capacity(sets.len() + removes.len() + 12);
         if !sets.is_empty() {

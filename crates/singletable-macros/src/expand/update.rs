@@ -6,7 +6,7 @@ use quote::{format_ident, quote};
 
 use super::{in_key, private, Names};
 use crate::ast::{Entity, Field};
-use crate::validate::{is_numeric, is_option, option_inner, Keys};
+use crate::validate::{is_numeric, is_option, option_inner, vec_element, Keys};
 
 pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
     let private = private();
@@ -110,6 +110,36 @@ fn setters(field: &Field, index_source: bool) -> TokenStream {
             pub fn #remove(mut self) -> Self {
                 self.0.remove(#stored);
                 #unset
+                self
+            }
+        });
+    }
+    if let (Some(inner), false) = (option_inner(ty), index_source) {
+        let if_absent = format_ident!("set_{raw}_if_absent");
+        out.extend(quote! {
+            #[doc = concat!("Sets `", #raw, "` only where the stored item has none yet.")]
+            pub fn #if_absent(mut self, value: impl ::core::convert::Into<#inner>) -> Self {
+                let value: #inner = value.into();
+                self.0.set_if_absent(#stored, &value);
+                self
+            }
+        });
+    }
+    if let (Some(element), None) = (vec_element(ty), &field.attrs.serialize_with) {
+        let (append, prepend) = (
+            format_ident!("append_{raw}"),
+            format_ident!("prepend_{raw}"),
+        );
+        out.extend(quote! {
+            #[doc = concat!("Appends `items` to `", #raw, "` atomically.")]
+            pub fn #append(mut self, items: ::std::vec::Vec<#element>) -> Self {
+                self.0.append(#stored, &items);
+                self
+            }
+
+            #[doc = concat!("Puts `items` in front of `", #raw, "` atomically.")]
+            pub fn #prepend(mut self, items: ::std::vec::Vec<#element>) -> Self {
+                self.0.prepend(#stored, &items);
                 self
             }
         });
