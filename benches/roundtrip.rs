@@ -43,7 +43,9 @@ use singletable::prelude::*;
 use singletable_local::DynamoDbLocal;
 use time::format_description::well_known::Rfc3339;
 
-use common::{hand_decode, hand_encode, hand_key, now_millis, Item, NewTeam, Plan, Team};
+use common::{
+    cpu_ns, hand_decode, hand_encode, hand_key, now_millis, schedstat_ns, Item, NewTeam, Plan, Team,
+};
 
 type Result<T, E = Box<dyn StdError + Send + Sync>> = std::result::Result<T, E>;
 
@@ -290,36 +292,6 @@ async fn assert_same_requests(table: &Table) -> Result<()> {
 
 // ---------------------------------------------------------------------------------------------
 // Measuring.
-
-/// CPU time of this process so far, in nanoseconds, and the clock it comes from.
-fn cpu_ns() -> u64 {
-    schedstat_ns().unwrap_or_else(stat_ns)
-}
-
-/// The sum of `sum_exec_runtime` over this process's threads.
-fn schedstat_ns() -> Option<u64> {
-    let mut total = 0;
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let path = task.ok()?.path().join("schedstat");
-        // A thread may exit between the listing and the read.
-        let Ok(text) = std::fs::read_to_string(path) else {
-            continue;
-        };
-        total += text.split_whitespace().next()?.parse::<u64>().ok()?;
-    }
-    Some(total)
-}
-
-/// `utime + stime` of `/proc/self/stat`, assuming 100 clock ticks per second.
-fn stat_ns() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    // The command name may contain spaces; the fields after it are plain.
-    let fields: Vec<&str> = stat[stat.rfind(')').expect("comm") + 2..]
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    ticks * 10_000_000
-}
 
 /// CPU and wall time of one side of one operation, summed over rounds.
 #[derive(Default)]
