@@ -3,7 +3,7 @@
 //! Entities with a `#[entity(tenant)]` field take that field from the scope, never from the
 //! caller: their keys, create inputs and queries have no tenant parameter, so code running for
 //! tenant A cannot name tenant B's items. With no scope, such an operation fails with
-//! [`Error::MissingTenant`](crate::Error::MissingTenant) before any request.
+//! [`Error::MissingTenant`] before any request.
 //!
 //! The scope is a tokio task-local: concurrent requests never see each other's tenant. A task
 //! started with `tokio::spawn` does not inherit it (task-locals belong to one task); start it

@@ -1,8 +1,8 @@
 //! `#[derive(Entity)]` for singletable.
 //!
-//! The derive parses the struct into a model ([`ast`]), checks every rule it can at compile time
-//! ([`validate`]), then emits small impls that call the runtime through
-//! `::singletable::__private` ([`expand`]). Use it through the `singletable` crate.
+//! The derive parses the struct into a model (`ast`), checks every rule it can at compile time
+//! (`validate`), then emits small impls that call the runtime through
+//! `::singletable::__private` (`expand`). Use it through the `singletable` crate.
 
 mod ast;
 mod attr;
