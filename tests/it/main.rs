@@ -9,6 +9,7 @@ mod model;
 mod query;
 mod tenancy;
 mod transaction;
+mod ttl;
 mod writes;
 
 use singletable::Table;

@@ -231,3 +231,14 @@ pub struct Counter {
     #[entity(version)]
     pub version: u64,
 }
+
+/// A session that expires through the table's time to live.
+#[derive(Entity, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[entity(type = "SESSION", pk = "USER#<user>", sk = "SESSION#<id>")]
+pub struct Session {
+    pub user: String,
+    pub id: String,
+    #[entity(ttl)]
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}

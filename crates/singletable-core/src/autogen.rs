@@ -89,6 +89,34 @@ impl<T: GenerateTimestamp> GenerateTimestamp for Option<T> {
     }
 }
 
+/// Types an `#[entity(ttl)]` field can have: an instant, or epoch seconds.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an expiry time",
+    note = "use `time::OffsetDateTime`, `i64` epoch seconds, or an `Option` of one"
+)]
+pub trait Expiry {
+    /// The expiry in epoch seconds, or `None` for never.
+    fn epoch_seconds(&self) -> Option<i64>;
+}
+
+impl Expiry for OffsetDateTime {
+    fn epoch_seconds(&self) -> Option<i64> {
+        Some(self.unix_timestamp())
+    }
+}
+
+impl Expiry for i64 {
+    fn epoch_seconds(&self) -> Option<i64> {
+        Some(*self)
+    }
+}
+
+impl<T: Expiry> Expiry for Option<T> {
+    fn epoch_seconds(&self) -> Option<i64> {
+        self.as_ref().and_then(T::epoch_seconds)
+    }
+}
+
 /// Types `autogen = count` can fill: counters that start at zero.
 #[diagnostic::on_unimplemented(
     message = "`autogen = count` cannot fill a field of type `{Self}`",

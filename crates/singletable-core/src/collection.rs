@@ -83,7 +83,11 @@ async fn get<C: Collection>(table: &Table, key: Result<ItemKey>) -> Result<Optio
         items: HashMap::new(),
     };
     let mut root = None;
-    for item in items {
+    let now = crate::autogen::now().unix_timestamp();
+    for item in items
+        .into_iter()
+        .filter(|item| !item::is_expired(item, table, now))
+    {
         let sort_key = item.get(table.sort_key()).and_then(|v| v.as_s().ok());
         let is_root = sort_key == Some(&key.sk);
         // `begins_with("TEAM#a")` also matches team `ab`'s items: keep this root's own.

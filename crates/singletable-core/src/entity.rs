@@ -40,6 +40,8 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     const INDEXES: &'static [IndexKeys] = &[];
     /// The attribute of the `#[entity(version)]` field, checked and incremented by every write.
     const VERSION: Option<&'static str> = None;
+    /// Whether a field sets the item's expiry (`#[entity(ttl)]`).
+    const EXPIRES: bool = false;
     /// Whether a field takes its value from the tenant scope (`#[entity(tenant)]`).
     const TENANT_SCOPED: bool = false;
 
@@ -57,6 +59,11 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     /// Builds the entity from its create input, filling the auto-generated fields.
     #[doc(hidden)]
     fn from_new(new: Self::New, now: OffsetDateTime, table: &Table) -> Result<Self>;
+
+    /// When the item expires, in epoch seconds (`None`: never).
+    fn expires_at(&self) -> Option<i64> {
+        None
+    }
 
     /// The version of a versioned entity.
     fn version(&self) -> Option<u64> {

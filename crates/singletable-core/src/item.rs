@@ -55,6 +55,20 @@ pub fn encode<E: Entity>(
             }
         }
     }
+    if E::EXPIRES {
+        let attribute = ttl_attribute::<E>(table)?;
+        if let Some(at) = entity.expires_at() {
+            if item
+                .insert(attribute.to_owned(), AttributeValue::N(at.to_string()))
+                .is_some()
+            {
+                return Err(Error::ReservedAttribute {
+                    entity: E::TYPE,
+                    attribute: attribute.into(),
+                });
+            }
+        }
+    }
     let mut timestamp = String::with_capacity(24);
     singletable_keys::write_timestamp(created, &mut timestamp);
     if let (Some(tenant), Some(_)) = (entity.tenant(), table.tenant_type_index()) {
@@ -133,6 +147,9 @@ pub fn decode<E: Entity>(mut item: Item, table: &Table) -> Result<E> {
     let item_type = take_string(TYPE_ATTRIBUTE);
     item.remove(TIMESTAMP_ATTRIBUTE);
     item.remove(TENANT_TYPE_ATTRIBUTE);
+    if let (true, Some(ttl)) = (E::EXPIRES, table.ttl_attribute()) {
+        item.remove(ttl);
+    }
     for index in E::INDEXES {
         if let Some(index) = table.index(index.index) {
             item.remove(&index.partition_key);
@@ -173,6 +190,28 @@ pub(crate) fn index_attributes<'t, E: Entity>(
             ),
         }),
     }
+}
+
+/// The table's time-to-live attribute, which `E` needs for its expiry.
+pub(crate) fn ttl_attribute<E: Entity>(table: &Table) -> Result<&str> {
+    table.ttl_attribute().ok_or_else(|| Error::InvalidRequest {
+        entity: E::TYPE,
+        reason:
+            "the entity has an `#[entity(ttl)]` field and the table no time-to-live attribute; \
+                 declare it with `Table::builder(..).ttl_attribute(name)`"
+                .into(),
+    })
+}
+
+/// Whether `item` has expired: DynamoDB deletes expired items late, so reads skip them.
+pub(crate) fn is_expired(item: &Item, table: &Table, now: i64) -> bool {
+    let Some(attribute) = table.ttl_attribute() else {
+        return false;
+    };
+    item.get(attribute)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse::<i64>().ok())
+        .is_some_and(|at| at <= now)
 }
 
 /// The stored key of an entity's item, as the SDK takes it.

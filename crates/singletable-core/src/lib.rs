@@ -35,7 +35,7 @@ pub use transaction::{CancelReason, Transaction};
 /// What generated code calls. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::autogen::{Counter, GenerateId, GenerateTimestamp};
+    pub use crate::autogen::{Counter, Expiry, GenerateId, GenerateTimestamp};
     pub use crate::collection::{by_relation, by_type, children, partition_mismatch};
     pub use crate::tenant::TenantId;
 

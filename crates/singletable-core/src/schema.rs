@@ -2,7 +2,7 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 
 use aws_sdk_dynamodb::client::Waiters;
@@ -86,6 +86,20 @@ impl Table {
             .wait(std::time::Duration::from_secs(300))
             .await
             .map_err(|e| super::ops::sdk_error(self, "DescribeTable", TABLE, e))?;
+        if let Some(attribute) = self.ttl_attribute() {
+            let ttl = TimeToLiveSpecification::builder()
+                .attribute_name(attribute)
+                .enabled(true)
+                .build()
+                .map_err(sdk)?;
+            self.client()
+                .update_time_to_live()
+                .table_name(self.name())
+                .time_to_live_specification(ttl)
+                .send()
+                .await
+                .map_err(|e| super::ops::sdk_error(self, "UpdateTimeToLive", TABLE, e))?;
+        }
         Ok(())
     }
 }

@@ -34,6 +34,7 @@ struct Inner {
     type_index: Option<String>,
     tenant_type_index: Option<String>,
     require_tenant_scope: bool,
+    ttl_attribute: Option<String>,
     tenant_resolvers: Vec<TenantResolver>,
     indexes: Vec<Index>,
     cursor_secret: Secret,
@@ -87,6 +88,7 @@ impl Table {
                 type_index: None,
                 tenant_type_index: None,
                 require_tenant_scope: false,
+                ttl_attribute: None,
                 tenant_resolvers: Vec::new(),
                 indexes: Vec::new(),
                 cursor_secret: Secret::default(),
@@ -152,6 +154,11 @@ impl Table {
             .tenant_resolvers
             .iter()
             .find_map(|resolve| (resolve.0)())
+    }
+
+    /// The table's time-to-live attribute (epoch seconds), if it has one.
+    pub fn ttl_attribute(&self) -> Option<&str> {
+        self.inner.ttl_attribute.as_deref()
     }
 
     /// The secondary indexes entities can declare keys for.
@@ -241,6 +248,13 @@ impl TableBuilder {
         self.inner
             .tenant_resolvers
             .push(TenantResolver(Arc::new(resolve)));
+        self
+    }
+
+    /// The attribute DynamoDB's time to live reads (epoch seconds), which `#[entity(ttl)]`
+    /// fields fill. `create_table` turns time to live on for it.
+    pub fn ttl_attribute(mut self, name: impl Into<String>) -> Self {
+        self.inner.ttl_attribute = Some(name.into());
         self
     }
 

@@ -93,6 +93,8 @@ pub struct Field {
     pub tenant: Option<Path>,
     /// `version`: checked and incremented by every write (optimistic locking).
     pub version: Option<Path>,
+    /// `ttl`: the item's expiry, also stored in the table's time-to-live attribute.
+    pub ttl: Option<Path>,
     pub serde_rename: Option<String>,
     /// `serialize_with`, or `with` + `::serialize`.
     pub serialize_with: Option<Path>,
@@ -167,6 +169,8 @@ impl Field {
                         set_once(&meta, &mut out.tenant, meta.path.clone())
                     } else if meta.path.is_ident("version") {
                         set_once(&meta, &mut out.version, meta.path.clone())
+                    } else if meta.path.is_ident("ttl") {
+                        set_once(&meta, &mut out.ttl, meta.path.clone())
                     } else if meta.path.is_ident("param") {
                         set_once(&meta, &mut out.param, meta.value()?.parse()?)
                     } else if meta.path.is_ident("autogen") {
@@ -190,7 +194,7 @@ impl Field {
                         }
                     } else {
                         Err(meta.error(format!(
-                            "unknown field attribute `{}`; expected `autogen`, `param`, `tenant` or `version`",
+                            "unknown field attribute `{}`; expected `autogen`, `param`, `tenant`, `version` or `ttl`",
                             path_text(&meta.path)
                         )))
                     }

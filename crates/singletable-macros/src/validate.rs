@@ -43,6 +43,8 @@ pub struct Keys {
     pub tenant: Option<usize>,
     /// The `#[entity(version)]` field.
     pub version: Option<usize>,
+    /// The `#[entity(ttl)]` field.
+    pub ttl: Option<usize>,
 }
 
 impl Keys {
@@ -149,6 +151,7 @@ pub fn check(cx: &mut Ctxt, entity: &Entity, input: &syn::DeriveInput) -> Option
         }
     }
     let version = version_field(cx, entity, &key_fields);
+    let ttl = ttl_field(cx, entity, &key_fields);
     Some(Keys {
         type_name: type_name?,
         pk,
@@ -157,6 +160,7 @@ pub fn check(cx: &mut Ctxt, entity: &Entity, input: &syn::DeriveInput) -> Option
         indexes,
         tenant,
         version,
+        ttl,
     })
 }
 
@@ -278,6 +282,26 @@ fn version_field(cx: &mut Ctxt, entity: &Entity, key_fields: &[usize]) -> Option
         }
         if field.attrs.on_create.is_some() || field.attrs.on_update.is_some() {
             cx.error_spanned_by(attr, "the version starts at 0 and grows by 1 on every write; it cannot also be generated");
+        }
+        found = Some(i);
+    }
+    found
+}
+
+/// The `#[entity(ttl)]` field: one at most, outside the key (its type is checked by the
+/// compiler through `Expiry`).
+fn ttl_field(cx: &mut Ctxt, entity: &Entity, key_fields: &[usize]) -> Option<usize> {
+    let mut found: Option<usize> = None;
+    for (i, field) in entity.fields.iter().enumerate() {
+        let Some(attr) = &field.attrs.ttl else {
+            continue;
+        };
+        if found.is_some() {
+            cx.error_spanned_by(attr, "only one field can be the expiry");
+            continue;
+        }
+        if key_fields.contains(&i) {
+            cx.error_spanned_by(attr, "the expiry can change, so it cannot be part of a key");
         }
         found = Some(i);
     }

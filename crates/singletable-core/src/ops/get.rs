@@ -23,8 +23,10 @@ pub(crate) async fn get<E: Entity>(table: &Table, key: Result<ItemKey>) -> Resul
         .await
         .map_err(|e| sdk_error(table, "GetItem", E::TYPE, e))?;
     record_capacity(&span, output.consumed_capacity());
+    let now = crate::autogen::now().unix_timestamp();
     output
         .item
+        .filter(|item| !item::is_expired(item, table, now))
         .map(|item| item::decode(item, table))
         .transpose()
 }

@@ -407,6 +407,17 @@ impl<'t, E: Entity> Query<'t, E> {
             let type_value = names.value(AttributeValue::S(E::TYPE.to_owned()));
             filter = format!("{type_name} = {type_value}");
         }
+        if E::EXPIRES && !self.any_type {
+            // Expired items are deleted late; they are not returned meanwhile.
+            let ttl = names.name(item::ttl_attribute::<E>(table)?);
+            let now = names.value(AttributeValue::N(
+                crate::autogen::now().unix_timestamp().to_string(),
+            ));
+            if !filter.is_empty() {
+                filter.push_str(" AND ");
+            }
+            filter.push_str(&format!("(attribute_not_exists({ttl}) OR {ttl} > {now})"));
+        }
         if let Some(user) = &self.filter {
             if !filter.is_empty() {
                 filter.push_str(" AND ");

@@ -137,6 +137,22 @@ impl<'t, E: Entity> Update<'t, E> {
         self.expected_version = Some(version);
     }
 
+    /// Sets the item's expiry (epoch seconds) in the table's time-to-live attribute, or removes
+    /// it for `None`.
+    pub fn set_expiry(&mut self, at: Option<i64>) {
+        match item::ttl_attribute::<E>(self.table) {
+            Ok(attribute) => {
+                let action = at.map_or(Action::Remove, |at| {
+                    Action::Set(AttributeValue::N(at.to_string()))
+                });
+                self.push(attribute.to_owned(), action);
+            }
+            Err(error) => {
+                self.error.get_or_insert(error);
+            }
+        }
+    }
+
     /// Removes `attribute` from the item.
     pub fn remove(&mut self, attribute: &'static str) {
         self.push(attribute, Action::Remove);

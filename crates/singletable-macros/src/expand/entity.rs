@@ -50,6 +50,16 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         }
     });
     let index_items = super::index::entity_items(entity, keys);
+    let ttl_items = keys.ttl.map(|i| {
+        let (field, ty) = (entity.fields[i].ident, entity.fields[i].ty);
+        quote! {
+            const EXPIRES: bool = true;
+
+            fn expires_at(&self) -> ::core::option::Option<i64> {
+                <#ty as #private::Expiry>::epoch_seconds(&self.#field)
+            }
+        }
+    });
     let version_items = keys.version.map(|i| {
         let (field, stored) = (entity.fields[i].ident, &entity.fields[i].stored_name);
         quote! {
@@ -100,6 +110,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
 
             #tenant_items
             #version_items
+            #ttl_items
 
             #stamp_update
             #index_items

@@ -22,7 +22,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
                 && f.attrs.version.is_none()
                 && !f.attrs.serde_skip
         })
-        .map(|(i, f)| setters(f, keys.index_fields().contains(&i)));
+        .map(|(i, f)| setters(f, keys.index_fields().contains(&i), keys.ttl == Some(i)));
     let if_version = keys.version.map(|_| {
         quote! {
             /// Writes only over `version`, the version the entity was read at;
@@ -76,7 +76,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
 
 /// The setters of one field. A field that index keys are made of also tells the update its new
 /// key-part value, and gets no `add_`/`subtract_` (the new number is not known before writing).
-fn setters(field: &Field, index_source: bool) -> TokenStream {
+fn setters(field: &Field, index_source: bool, expiry: bool) -> TokenStream {
     let private = private();
     let (name, ty, stored) = (field.ident, field.ty, &field.stored_name);
     let raw = name.to_string();
@@ -94,6 +94,10 @@ fn setters(field: &Field, index_source: bool) -> TokenStream {
         };
         store.extend(quote!(; self.0.index_source(#param, #part)));
         unset = quote!(self.0.index_source(#param, ::core::option::Option::None););
+    }
+    if expiry {
+        store.extend(quote!(; self.0.set_expiry(<#ty as #private::Expiry>::epoch_seconds(&value))));
+        unset.extend(quote!(self.0.set_expiry(::core::option::Option::None);));
     }
     let mut out = quote! {
         #[doc = concat!("Sets `", #raw, "`.")]
@@ -114,7 +118,7 @@ fn setters(field: &Field, index_source: bool) -> TokenStream {
             }
         });
     }
-    if let (Some(inner), false) = (option_inner(ty), index_source) {
+    if let (Some(inner), false) = (option_inner(ty), index_source || expiry) {
         let if_absent = format_ident!("set_{raw}_if_absent");
         out.extend(quote! {
             #[doc = concat!("Sets `", #raw, "` only where the stored item has none yet.")]
