@@ -92,6 +92,28 @@
 //! attributes are removed before decoding, and a field serialized under one of their names is
 //! refused ([`Error::ReservedAttribute`], or a compile error for `_type`/`_timestamp`).
 //!
+//! # Queries, indexes and collections
+//!
+//! `E::query(&table, EPartition { .. })` reads one partition (only `E`'s items), narrowed by
+//! named range queries (`#[entity(range(name = "by_status", begins_with = "STATUS#<status>#"))]`)
+//! and filtered with `E::FIELDS`; `all()`, `page(n, cursor)` and `stream()` run it. Secondary
+//! indexes are declared with `#[entity(index(name, query, pk, sk))]` and get a typed query
+//! function; `list_all`/`list_by_creation` read the type index. `#[derive(Collection)]` reads a
+//! root entity and the items joined to it with one query; see [`Collection`].
+//!
+//! # Tenancy
+//!
+//! An `#[entity(tenant)]` field is filled from [`tenant::scope`] and is absent from keys,
+//! partitions and create inputs; see the [`tenant`] module.
+//!
+//! # Writes
+//!
+//! Updates and deletes take typed conditions (`.condition(E::FIELDS.plan.eq(..))`,
+//! `E::delete_if`, `E::put_if`); an `#[entity(version)]` field gives optimistic locking
+//! ([`Error::VersionConflict`]); [`Transaction`] applies several writes and checks together;
+//! [`BatchWrite`] and [`BatchGet`] move many items across entity types; an `#[entity(ttl)]` field
+//! sets the item's expiry.
+//!
 //! # Errors
 //!
 //! Every operation returns [`Result`]; [`Error`] names the entity type, the item's key and the
