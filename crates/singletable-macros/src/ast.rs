@@ -26,22 +26,7 @@ pub struct Field<'a> {
 impl<'a> Entity<'a> {
     /// Reads the input; `None` (with errors in `cx`) when it is not a plain struct.
     pub fn from_ast(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Self> {
-        let fields = match &input.data {
-            Data::Struct(data) => match &data.fields {
-                Fields::Named(fields) => &fields.named,
-                _ => {
-                    cx.error_spanned_by(
-                        input,
-                        "`#[derive(Entity)]` needs a struct with named fields",
-                    );
-                    return None;
-                }
-            },
-            _ => {
-                cx.error_spanned_by(&input.ident, "`#[derive(Entity)]` works only on structs");
-                return None;
-            }
-        };
+        let fields = named_fields(cx, input, "Entity")?;
         if !input.generics.params.is_empty() {
             cx.error_spanned_by(&input.generics, "an entity cannot have generic parameters");
             return None;
@@ -74,6 +59,33 @@ impl<'a> Entity<'a> {
             attrs,
             fields,
         })
+    }
+}
+
+/// The fields of a struct with named fields; `None` (with an error in `cx`) for anything else.
+pub fn named_fields<'a>(
+    cx: &mut Ctxt,
+    input: &'a DeriveInput,
+    derive: &str,
+) -> Option<&'a syn::punctuated::Punctuated<syn::Field, syn::Token![,]>> {
+    match &input.data {
+        Data::Struct(data) => match &data.fields {
+            Fields::Named(fields) => Some(&fields.named),
+            _ => {
+                cx.error_spanned_by(
+                    input,
+                    format!("`#[derive({derive})]` needs a struct with named fields"),
+                );
+                None
+            }
+        },
+        _ => {
+            cx.error_spanned_by(
+                &input.ident,
+                format!("`#[derive({derive})]` works only on structs"),
+            );
+            None
+        }
     }
 }
 

@@ -13,7 +13,7 @@
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Data, DeriveInput, Fields, Ident, Type};
+use syn::{DeriveInput, Ident, Type};
 
 use crate::ctxt::Ctxt;
 use crate::validate::{option_inner, vec_element};
@@ -62,24 +62,8 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
         );
         return cx.check().map(|()| TokenStream::new());
     };
-    let fields = match &input.data {
-        Data::Struct(data) => match &data.fields {
-            Fields::Named(fields) => &fields.named,
-            _ => {
-                cx.error_spanned_by(
-                    input,
-                    "`#[derive(Collection)]` needs a struct with named fields",
-                );
-                return cx.check().map(|()| TokenStream::new());
-            }
-        },
-        _ => {
-            cx.error_spanned_by(
-                &input.ident,
-                "`#[derive(Collection)]` works only on structs",
-            );
-            return cx.check().map(|()| TokenStream::new());
-        }
+    let Some(fields) = crate::ast::named_fields(&mut cx, input, "Collection") else {
+        return cx.check().map(|()| TokenStream::new());
     };
     let same_type = |ty: &Type| quote!(#ty).to_string() == quote!(#root_type).to_string();
     let mut root_field = None;
