@@ -143,9 +143,30 @@ const TIMESTAMP: &[time::format_description::BorrowedFormatItem<'static>] = time
 #[cfg(feature = "time")]
 pub fn write_timestamp(at: time::OffsetDateTime, out: &mut String) {
     let utc = at.to_offset(time::UtcOffset::UTC);
-    // Only years outside 0..=9999 fail to format; they have no ISO-8601 text that sorts.
-    if let Ok(text) = utc.format(TIMESTAMP) {
-        out.push_str(&text);
+    let year = utc.year();
+    if !(0..=9999).contains(&year) {
+        // Outside four-digit years the text no longer sorts; time's formatter says what it can.
+        if let Ok(text) = utc.format(TIMESTAMP) {
+            out.push_str(&text);
+        }
+        return;
+    }
+    // Every item carries one of these: fixed-width digits, written without a formatter.
+    let parts = [
+        (year as u32, 4, '-'),
+        (u32::from(u8::from(utc.month())), 2, '-'),
+        (u32::from(utc.day()), 2, 'T'),
+        (u32::from(utc.hour()), 2, ':'),
+        (u32::from(utc.minute()), 2, ':'),
+        (u32::from(utc.second()), 2, '.'),
+        (u32::from(utc.millisecond()), 3, 'Z'),
+    ];
+    for (value, width, after) in parts {
+        for place in (0..width).rev() {
+            let digit = (value / 10u32.pow(place)) % 10;
+            out.push(char::from(b'0' + digit as u8));
+        }
+        out.push(after);
     }
 }
 
@@ -205,6 +226,21 @@ mod tests {
         id.write_key_part(&mut out);
         assert_eq!(out, "00000000-0000-0000-0000-000000001234");
         assert_eq!(uuid::Uuid::from_key_part(&out), Some(id));
+    }
+
+    #[test]
+    fn timestamps_match_the_formatter() {
+        for at in [
+            time::macros::datetime!(2026-01-02 03:04:05.006 UTC),
+            time::macros::datetime!(0001-12-31 23:59:59.999 UTC),
+            time::macros::datetime!(9999-12-31 23:59:59.999 +05:00),
+            time::OffsetDateTime::UNIX_EPOCH,
+        ] {
+            let mut ours = String::new();
+            write_timestamp(at, &mut ours);
+            let utc = at.to_offset(time::UtcOffset::UTC);
+            assert_eq!(ours, utc.format(TIMESTAMP).unwrap());
+        }
     }
 
     #[test]
