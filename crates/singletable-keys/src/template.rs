@@ -302,7 +302,7 @@ impl<'a> Template<'a> {
                 }
                 Segment::Separator => out.push(separator),
                 Segment::Param(name) => {
-                    let value = values_left.next().ok_or(KeyError::ValueCount {
+                    let value = values_left.next().ok_or_else(|| KeyError::ValueCount {
                         expected: self.params().count(),
                         got: values.len(),
                     })?;
