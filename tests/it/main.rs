@@ -7,6 +7,7 @@ mod crud;
 mod index;
 mod model;
 mod query;
+mod soft_delete;
 mod tenancy;
 mod transaction;
 mod ttl;

@@ -242,3 +242,27 @@ pub struct Session {
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
 }
+
+/// A document that `delete` only marks, to be restored, listed in the trash or purged.
+#[derive(Entity, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[entity(type = "DOC", pk = "FOLDER#<folder>", sk = "DOC#<id>", soft_delete)]
+pub struct Doc {
+    pub folder: String,
+    pub id: String,
+    pub title: String,
+}
+
+/// A folder with its documents.
+#[derive(Collection, Debug)]
+#[collection(root = Folder)]
+pub struct FolderWithDocs {
+    pub folder: Folder,
+    pub docs: Vec<Doc>,
+}
+
+#[derive(Entity, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[entity(type = "FOLDER", pk = "FOLDER#<folder>", sk = "#FOLDER")]
+pub struct Folder {
+    pub folder: String,
+    pub name: String,
+}

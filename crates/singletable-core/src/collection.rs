@@ -86,7 +86,7 @@ async fn get<C: Collection>(table: &Table, key: Result<ItemKey>) -> Result<Optio
     let now = crate::autogen::now().unix_timestamp();
     for item in items
         .into_iter()
-        .filter(|item| !item::is_expired(item, table, now))
+        .filter(|item| !item::is_expired(item, table, now) && !item::is_deleted(item))
     {
         let sort_key = item.get(table.sort_key()).and_then(|v| v.as_s().ok());
         let is_root = sort_key == Some(&key.sk);

@@ -40,6 +40,8 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     const INDEXES: &'static [IndexKeys] = &[];
     /// The attribute of the `#[entity(version)]` field, checked and incremented by every write.
     const VERSION: Option<&'static str> = None;
+    /// Whether `delete` marks items deleted instead of removing them (`#[entity(soft_delete)]`).
+    const SOFT_DELETE: bool = false;
     /// Whether a field sets the item's expiry (`#[entity(ttl)]`).
     const EXPIRES: bool = false;
     /// Whether a field takes its value from the tenant scope (`#[entity(tenant)]`).
@@ -102,7 +104,37 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
 
     /// Reads the item at `key`, or `None`.
     fn get(table: &Table, key: Self::Key<'_>) -> impl Future<Output = Result<Option<Self>>> + Send {
-        ops::get::get::<Self>(table, key.item_key(table))
+        ops::get::get::<Self>(table, key.item_key(table), false)
+    }
+
+    /// Like [`get`](Self::get), returning a soft-deleted item too.
+    fn get_including_deleted(
+        table: &Table,
+        key: Self::Key<'_>,
+    ) -> impl Future<Output = Result<Option<Self>>> + Send {
+        ops::get::get::<Self>(table, key.item_key(table), true)
+    }
+
+    /// Brings back a soft-deleted item and returns it ([`Error::NotFound`](crate::Error::NotFound)
+    /// when there is no deleted item at `key`).
+    fn restore(table: &Table, key: Self::Key<'_>) -> impl Future<Output = Result<Self>> + Send {
+        ops::soft_delete::restore::<Self>(table, key.item_key(table))
+    }
+
+    /// The soft-deleted items of one partition, most recently deleted first.
+    fn trash(
+        table: &Table,
+        partition: Self::Partition<'_>,
+    ) -> impl Future<Output = Result<Vec<Self>>> + Send {
+        ops::soft_delete::trash::<Self>(table, partition.partition_key(table))
+    }
+
+    /// Removes the item at `key` for good, deleted or not; returns it, or `None`.
+    fn purge(
+        table: &Table,
+        key: Self::Key<'_>,
+    ) -> impl Future<Output = Result<Option<Self>>> + Send {
+        ops::delete::delete::<Self>(table, key.item_key(table), None, true)
     }
 
     /// Writes the entity, replacing any item of this type at its key. A versioned entity is
@@ -128,7 +160,7 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
         table: &Table,
         key: Self::Key<'_>,
     ) -> impl Future<Output = Result<Option<Self>>> + Send {
-        ops::delete::delete::<Self>(table, key.item_key(table), None)
+        ops::delete::delete::<Self>(table, key.item_key(table), None, false)
     }
 
     /// Deletes the item at `key` only where `condition` holds; returns it, or `None` when there
@@ -139,7 +171,7 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
         key: Self::Key<'_>,
         condition: Condition<Self>,
     ) -> impl Future<Output = Result<Option<Self>>> + Send {
-        ops::delete::delete::<Self>(table, key.item_key(table), Some(condition))
+        ops::delete::delete::<Self>(table, key.item_key(table), Some(condition), false)
     }
 
     /// Starts an update of the item at `key`. The update fails with [`Error::NotFound`] rather

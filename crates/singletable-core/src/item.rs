@@ -22,6 +22,13 @@ pub const TIMESTAMP_ATTRIBUTE: &str = "_timestamp";
 /// The attribute holding `<tenant><separator><type>` on items of tenant-scoped entities, when
 /// the table has a tenant type index.
 pub const TENANT_TYPE_ATTRIBUTE: &str = "_tenant_type";
+/// The attribute marking a soft-deleted item, with the deletion time (ISO-8601 UTC, ms).
+pub const DELETED_ATTRIBUTE: &str = "_deleted_at";
+
+/// Whether `item` is soft-deleted.
+pub(crate) fn is_deleted(item: &Item) -> bool {
+    item.contains_key(DELETED_ATTRIBUTE)
+}
 
 /// The `_tenant_type` value of `E`'s items of `tenant`.
 pub(crate) fn tenant_type<E: Entity>(tenant: &str, table: &Table) -> String {
@@ -147,6 +154,7 @@ pub fn decode<E: Entity>(mut item: Item, table: &Table) -> Result<E> {
     let item_type = take_string(TYPE_ATTRIBUTE);
     item.remove(TIMESTAMP_ATTRIBUTE);
     item.remove(TENANT_TYPE_ATTRIBUTE);
+    item.remove(DELETED_ATTRIBUTE);
     if let (true, Some(ttl)) = (E::EXPIRES, table.ttl_attribute()) {
         item.remove(ttl);
     }

@@ -87,6 +87,11 @@ pub mod __private {
                     $wrapper(self.0.page_size(size))
                 }
 
+                /// Returns soft-deleted items too.
+                pub fn include_deleted(self) -> Self {
+                    $wrapper(self.0.include_deleted())
+                }
+
                 /// Reads in descending sort-key order.
                 pub fn descending(self) -> Self {
                     $wrapper(self.0.descending())

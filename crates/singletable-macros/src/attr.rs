@@ -21,6 +21,8 @@ pub struct Container {
     pub sk: Option<LitStr>,
     pub ranges: Vec<Range>,
     pub indexes: Vec<IndexAttr>,
+    /// `soft_delete`: `delete` marks items instead of removing them.
+    pub soft_delete: bool,
     pub rename_all: Option<String>,
     /// `#[serde(default)]` on the struct: absent attributes read as the default.
     pub serde_default: bool,
@@ -122,6 +124,10 @@ impl Container {
                         out.indexes.push(index(&meta)?);
                         return Ok(());
                     }
+                    if meta.path.is_ident("soft_delete") {
+                        out.soft_delete = true;
+                        return Ok(());
+                    }
                     let slot = if meta.path.is_ident("type") {
                         &mut out.type_name
                     } else if meta.path.is_ident("pk") {
@@ -130,7 +136,7 @@ impl Container {
                         &mut out.sk
                     } else {
                         return Err(meta.error(format!(
-                            "unknown entity attribute `{}`; expected `type`, `pk`, `sk`, `range` or `index`",
+                            "unknown entity attribute `{}`; expected `type`, `pk`, `sk`, `range`, `index` or `soft_delete`",
                             path_text(&meta.path)
                         )));
                     };

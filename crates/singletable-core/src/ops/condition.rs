@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::entity::Entity;
 use crate::error::{Error, ItemKey, Result};
 use crate::expr::{Condition, Names};
-use crate::item::{Item, TYPE_ATTRIBUTE};
+use crate::item::{self, Item, TYPE_ATTRIBUTE};
 
 /// Appends `AND (<condition>)` to `expression` for the user's condition and the expected
 /// version, putting names and values into `names`.
@@ -60,6 +60,12 @@ pub(crate) fn failed<E: Entity>(
             entity: E::TYPE,
             key,
             reason: format!("the item at this key is not a `{}`", E::TYPE),
+        };
+    }
+    if E::SOFT_DELETE && item::is_deleted(old) {
+        return Error::NotFound {
+            entity: E::TYPE,
+            key,
         };
     }
     if let (Some(attribute), Some(expected)) = (E::VERSION, expected_version) {

@@ -17,9 +17,13 @@ pub(crate) async fn delete<E: Entity>(
     table: &Table,
     key: Result<ItemKey>,
     user: Option<Condition<E>>,
+    purge: bool,
 ) -> Result<Option<E>> {
     table.admit::<E>()?;
     let key = key?;
+    if E::SOFT_DELETE && !purge {
+        return super::soft_delete::mark::<E>(table, key, user).await;
+    }
     let mut names = Names::default();
     let mut expression = String::from("(attribute_not_exists(#pk) OR #type = :type)");
     condition::append::<E>(&mut expression, user.as_ref(), None, &mut names)?;

@@ -8,7 +8,11 @@ use crate::error::{ItemKey, Result};
 use crate::item;
 use crate::table::Table;
 
-pub(crate) async fn get<E: Entity>(table: &Table, key: Result<ItemKey>) -> Result<Option<E>> {
+pub(crate) async fn get<E: Entity>(
+    table: &Table,
+    key: Result<ItemKey>,
+    deleted_too: bool,
+) -> Result<Option<E>> {
     table.admit::<E>()?;
     let key = item::key_item(key?, table);
     let span = span(table, "GetItem", E::TYPE);
@@ -27,6 +31,7 @@ pub(crate) async fn get<E: Entity>(table: &Table, key: Result<ItemKey>) -> Resul
     output
         .item
         .filter(|item| !item::is_expired(item, table, now))
+        .filter(|item| deleted_too || !item::is_deleted(item))
         .map(|item| item::decode(item, table))
         .transpose()
 }

@@ -68,6 +68,14 @@ pub struct Page<E> {
     pub cursor: Option<String>,
 }
 
+/// Which soft-deleted items a query returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Deleted {
+    Hidden,
+    Included,
+    Only,
+}
+
 /// Where a query reads.
 #[derive(Debug, Clone)]
 enum Source {
@@ -97,6 +105,8 @@ pub struct Query<'t, E> {
     consistent: bool,
     /// Returns items of every type (for collections), not only `E`'s.
     any_type: bool,
+    /// Which soft-deleted items to return.
+    deleted: Deleted,
     error: Option<Error>,
     entity: PhantomData<fn() -> E>,
 }
@@ -174,6 +184,7 @@ impl<'t, E: Entity> Query<'t, E> {
             descending: false,
             consistent: false,
             any_type: false,
+            deleted: Deleted::Hidden,
             error,
             entity: PhantomData,
         }
@@ -244,6 +255,18 @@ impl<'t, E: Entity> Query<'t, E> {
     pub async fn all(self) -> Result<Vec<E>> {
         let table = self.table;
         self.collect(|item| item::decode(item, table)).await
+    }
+
+    /// Returns soft-deleted items too.
+    pub fn include_deleted(mut self) -> Self {
+        self.deleted = Deleted::Included;
+        self
+    }
+
+    /// Returns soft-deleted items only.
+    pub(crate) fn only_deleted(mut self) -> Self {
+        self.deleted = Deleted::Only;
+        self
     }
 
     /// Reads items of every type, not only `E`'s.
@@ -407,6 +430,18 @@ impl<'t, E: Entity> Query<'t, E> {
             let type_value = names.value(AttributeValue::S(E::TYPE.to_owned()));
             filter = format!("{type_name} = {type_value}");
         }
+        let deleted_clause = match (E::SOFT_DELETE, self.deleted) {
+            (true, Deleted::Hidden) => Some("attribute_not_exists"),
+            (true, Deleted::Only) => Some("attribute_exists"),
+            _ => None,
+        };
+        if let (Some(function), false) = (deleted_clause, self.any_type) {
+            let name = names.name(item::DELETED_ATTRIBUTE);
+            if !filter.is_empty() {
+                filter.push_str(" AND ");
+            }
+            filter.push_str(&format!("{function}({name})"));
+        }
         if E::EXPIRES && !self.any_type {
             // Expired items are deleted late; they are not returned meanwhile.
             let ttl = names.name(item::ttl_attribute::<E>(table)?);
@@ -441,7 +476,11 @@ impl<'t, E: Entity> Query<'t, E> {
             E::TYPE.as_bytes(),
             partition_value.as_bytes(),
             sort_text.as_bytes(),
-            &[u8::from(self.descending), u8::from(self.any_type)],
+            &[
+                u8::from(self.descending),
+                u8::from(self.any_type),
+                self.deleted as u8,
+            ],
         ]);
         Ok(Prepared {
             table,

@@ -334,6 +334,11 @@ impl<'t, E: Entity> Update<'t, E> {
         let table = self.table;
         let mut names = Names::default();
         let mut condition = String::from("attribute_exists(#pk) AND #type = :type");
+        if E::SOFT_DELETE {
+            // A soft-deleted item is gone for updates until it is restored.
+            let deleted = names.name(item::DELETED_ATTRIBUTE);
+            condition.push_str(&format!(" AND attribute_not_exists({deleted})"));
+        }
         let expected = self.expected_version;
         condition::append::<E>(
             &mut condition,

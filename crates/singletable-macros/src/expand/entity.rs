@@ -50,6 +50,11 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         }
     });
     let index_items = super::index::entity_items(entity, keys);
+    let soft_delete = entity.attrs.soft_delete.then(|| {
+        quote!(
+            const SOFT_DELETE: bool = true;
+        )
+    });
     let ttl_items = keys.ttl.map(|i| {
         let (field, ty) = (entity.fields[i].ident, entity.fields[i].ty);
         quote! {
@@ -111,6 +116,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             #tenant_items
             #version_items
             #ttl_items
+            #soft_delete
 
             #stamp_update
             #index_items

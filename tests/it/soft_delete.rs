@@ -1,0 +1,111 @@
+//! Soft delete: hidden from reads until restored; listed in the trash; purged for good.
+
+use singletable::prelude::*;
+
+use crate::model::*;
+use crate::{raw_items, table};
+
+fn doc(id: &str) -> NewDoc {
+    NewDoc {
+        folder: "f".into(),
+        id: id.into(),
+        title: format!("doc {id}"),
+    }
+}
+
+#[tokio::test]
+async fn deleted_items_hide_until_restored_and_purge_removes_them() {
+    let table = table("soft").await;
+    Folder::create(
+        &table,
+        NewFolder {
+            folder: "f".into(),
+            name: "F".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let a = Doc::create(&table, doc("a")).await.unwrap();
+    let b = Doc::create(&table, doc("b")).await.unwrap();
+    Doc::create(&table, doc("c")).await.unwrap();
+    let partition = DocPartition { folder: "f" };
+
+    assert_eq!(Doc::delete(&table, a.key()).await.unwrap(), Some(a.clone()));
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    assert_eq!(Doc::delete(&table, b.key()).await.unwrap(), Some(b.clone()));
+    assert_eq!(
+        Doc::delete(&table, b.key()).await.unwrap(),
+        None,
+        "already deleted"
+    );
+    assert_eq!(raw_items(&table).await.len(), 4, "nothing is removed");
+
+    assert_eq!(Doc::get(&table, a.key()).await.unwrap(), None);
+    assert_eq!(
+        Doc::get_including_deleted(&table, a.key()).await.unwrap(),
+        Some(a.clone())
+    );
+    let live: Vec<_> = Doc::query(&table, partition)
+        .all()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(live, ["c"]);
+    assert_eq!(
+        Doc::query(&table, partition)
+            .include_deleted()
+            .all()
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    let folder = FolderWithDocs::get(&table, FolderKey { folder: "f" })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        folder
+            .docs
+            .iter()
+            .map(|d| d.id.as_str())
+            .collect::<Vec<_>>(),
+        ["c"]
+    );
+    let err = Doc::update(&table, a.key())
+        .set_title("x")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::NotFound { .. }),
+        "a deleted item is not updated: {err:?}"
+    );
+
+    let trash: Vec<_> = Doc::trash(&table, partition)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(trash, ["b", "a"], "most recently deleted first");
+
+    assert_eq!(Doc::restore(&table, a.key()).await.unwrap(), a);
+    assert_eq!(Doc::get(&table, a.key()).await.unwrap(), Some(a.clone()));
+    assert!(
+        matches!(
+            Doc::restore(&table, a.key()).await,
+            Err(Error::NotFound { .. })
+        ),
+        "not deleted"
+    );
+
+    assert_eq!(Doc::purge(&table, b.key()).await.unwrap(), Some(b.clone()));
+    assert_eq!(
+        Doc::get_including_deleted(&table, b.key()).await.unwrap(),
+        None
+    );
+    assert_eq!(raw_items(&table).await.len(), 3);
+}
