@@ -109,3 +109,30 @@ async fn deleted_items_hide_until_restored_and_purge_removes_them() {
     );
     assert_eq!(raw_items(&table).await.len(), 3);
 }
+
+#[tokio::test]
+async fn emptying_the_trash_purges_only_items_deleted_before_the_cutoff() {
+    let table = table("soft").await;
+    let partition = DocPartition { folder: "f" };
+    let old = Doc::create(&table, doc("old")).await.unwrap();
+    let kept = Doc::create(&table, doc("kept")).await.unwrap();
+    Doc::create(&table, doc("live")).await.unwrap();
+    Doc::delete(&table, old.key()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let cutoff = time::OffsetDateTime::now_utc();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    Doc::delete(&table, kept.key()).await.unwrap();
+
+    assert_eq!(
+        Doc::empty_trash(&table, partition, cutoff).await.unwrap(),
+        1
+    );
+    let trash: Vec<_> = Doc::trash(&table, partition)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(trash, ["kept"]);
+    assert_eq!(raw_items(&table).await.len(), 2);
+}

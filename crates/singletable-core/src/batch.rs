@@ -63,9 +63,21 @@ impl Effort {
 #[derive(Debug)]
 pub struct BatchWrite<'t> {
     table: &'t Table,
-    writes: Vec<(&'static str, ItemKey, WriteRequest)>,
+    writes: Vec<Write>,
     effort: Effort,
 }
+
+/// One write of a batch, with what names it in errors. (A named type, not a tuple with a
+/// `&'static str`: it keeps the futures that carry it `Send` for the compiler.)
+#[derive(Debug)]
+struct Write {
+    entity: &'static str,
+    key: ItemKey,
+    request: WriteRequest,
+}
+
+/// The writes DynamoDB had not done after the retries.
+struct Left(Vec<(&'static str, ItemKey)>);
 
 impl<'t> BatchWrite<'t> {
     /// An empty batch on `table`.
@@ -95,11 +107,11 @@ impl<'t> BatchWrite<'t> {
             .set_item(Some(item))
             .build()
             .map_err(|e| self.build_error(E::TYPE, e))?;
-        self.writes.push((
-            E::TYPE,
+        self.writes.push(Write {
+            entity: E::TYPE,
             key,
-            WriteRequest::builder().put_request(request).build(),
-        ));
+            request: WriteRequest::builder().put_request(request).build(),
+        });
         Ok(self)
     }
 
@@ -107,15 +119,20 @@ impl<'t> BatchWrite<'t> {
     pub fn delete<E: Entity>(&mut self, key: E::Key<'_>) -> Result<&mut Self> {
         self.table.admit::<E>()?;
         let key = key.item_key(self.table)?;
+        self.delete_key::<E>(key)
+    }
+
+    /// Deletes the item of `E` stored at `key`.
+    pub(crate) fn delete_key<E: Entity>(&mut self, key: ItemKey) -> Result<&mut Self> {
         let request = DeleteRequest::builder()
             .set_key(Some(item::key_item(key.clone(), self.table)))
             .build()
             .map_err(|e| self.build_error(E::TYPE, e))?;
-        self.writes.push((
-            E::TYPE,
+        self.writes.push(Write {
+            entity: E::TYPE,
             key,
-            WriteRequest::builder().delete_request(request).build(),
-        ));
+            request: WriteRequest::builder().delete_request(request).build(),
+        });
         Ok(self)
     }
 
@@ -153,7 +170,7 @@ impl<'t> BatchWrite<'t> {
     /// had not done after the retries (the others are done).
     pub async fn send(self) -> Result<()> {
         let mut seen = HashMap::with_capacity(self.writes.len());
-        for (entity, key, _) in &self.writes {
+        for Write { entity, key, .. } in &self.writes {
             if seen.insert(key, *entity).is_some() {
                 return Err(Error::InvalidRequest {
                     entity,
@@ -167,12 +184,12 @@ impl<'t> BatchWrite<'t> {
         while writes.peek().is_some() {
             chunks.push(writes.by_ref().take(MAX_WRITES).collect::<Vec<_>>());
         }
-        let left: Vec<Vec<(&'static str, ItemKey)>> = futures::stream::iter(chunks)
+        let left: Vec<Left> = futures::stream::iter(chunks)
             .map(|chunk| write_chunk(table, chunk, effort))
             .buffer_unordered(effort.concurrency)
             .try_collect()
             .await?;
-        let left: Vec<_> = left.into_iter().flatten().collect();
+        let left: Vec<_> = left.into_iter().flat_map(|left| left.0).collect();
         if left.is_empty() {
             Ok(())
         } else {
@@ -186,15 +203,16 @@ impl<'t> BatchWrite<'t> {
 
 /// Sends one chunk until DynamoDB has done all of it or the attempts are spent; returns what
 /// is left.
-async fn write_chunk(
-    table: &Table,
-    chunk: Vec<(&'static str, ItemKey, WriteRequest)>,
-    effort: Effort,
-) -> Result<Vec<(&'static str, ItemKey)>> {
-    let entity = chunk.first().map_or("(batch)", |(entity, _, _)| entity);
+async fn write_chunk(table: &Table, chunk: Vec<Write>, effort: Effort) -> Result<Left> {
+    let entity = chunk.first().map_or("(batch)", |write| write.entity);
     let mut pending: Vec<WriteRequest> = Vec::with_capacity(chunk.len());
     let mut names = Vec::with_capacity(chunk.len());
-    for (entity, key, request) in chunk {
+    for Write {
+        entity,
+        key,
+        request,
+    } in chunk
+    {
         names.push((entity, key));
         pending.push(request);
     }
@@ -214,7 +232,7 @@ async fn write_chunk(
             .and_then(|mut left| left.remove(table.name()))
             .unwrap_or_default();
         if pending.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Left(Vec::new()));
         }
     }
     // Name exactly the writes that are left, by their keys.
@@ -222,10 +240,12 @@ async fn write_chunk(
         .iter()
         .filter_map(|w| written_key(w, table))
         .collect();
-    Ok(names
-        .into_iter()
-        .filter(|(_, key)| left_keys.contains(key))
-        .collect())
+    Ok(Left(
+        names
+            .into_iter()
+            .filter(|(_, key)| left_keys.contains(key))
+            .collect(),
+    ))
 }
 
 fn written_key(write: &WriteRequest, table: &Table) -> Option<ItemKey> {

@@ -129,6 +129,16 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
         ops::soft_delete::trash::<Self>(table, partition.partition_key(table))
     }
 
+    /// Purges the items of one partition that were soft-deleted before `cutoff` (for example
+    /// `now - 30 days`); returns how many.
+    fn empty_trash(
+        table: &Table,
+        partition: Self::Partition<'_>,
+        cutoff: OffsetDateTime,
+    ) -> impl Future<Output = Result<usize>> + Send {
+        ops::soft_delete::empty_trash::<Self>(table, partition.partition_key(table), cutoff)
+    }
+
     /// Removes the item at `key` for good, deleted or not; returns it, or `None`.
     fn purge(
         table: &Table,

@@ -6,10 +6,12 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use time::OffsetDateTime;
 use tracing::Instrument;
 
 use super::query::Query;
 use super::{capacity_request, condition, record_capacity, sdk_error, span};
+use crate::batch::BatchWrite;
 use crate::entity::Entity;
 use crate::error::{Error, ItemKey, Result};
 use crate::expr::{Condition, Names};
@@ -101,6 +103,44 @@ pub(crate) async fn trash<E: Entity>(table: &Table, pk: Result<String>) -> Resul
         .into_iter()
         .map(|item| item::decode(item, table))
         .collect()
+}
+
+/// Purges the items of partition `pk` deleted before `cutoff`; returns how many.
+pub(crate) async fn empty_trash<E: Entity>(
+    table: &Table,
+    pk: Result<String>,
+    cutoff: OffsetDateTime,
+) -> Result<usize> {
+    let mut before = String::with_capacity(24);
+    singletable_keys::write_timestamp(cutoff, &mut before);
+    let items = Query::<E>::partition(table, pk)
+        .only_deleted()
+        .items()
+        .await?;
+    let mut batch = BatchWrite::new(table);
+    let mut purged = 0;
+    for old in items {
+        let deleted_at = old.get(DELETED_ATTRIBUTE).and_then(|v| v.as_s().ok());
+        // ISO timestamps of equal width compare as text.
+        if deleted_at.is_some_and(|at| *at < before) {
+            let key = ItemKey {
+                pk: old
+                    .get(table.partition_key())
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default(),
+                sk: old
+                    .get(table.sort_key())
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default(),
+            };
+            batch.delete_key::<E>(key)?;
+            purged += 1;
+        }
+    }
+    batch.send().await?;
+    Ok(purged)
 }
 
 /// One `UpdateItem` of the deletion mark, returning the item as it is afterwards.
