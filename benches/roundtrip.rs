@@ -140,7 +140,7 @@ async fn raw_get(client: &Client, table: &str, team: &Team) -> Result<Option<Tea
     Ok(output.item.map(hand_decode).transpose()?)
 }
 
-const UPDATE_EXPRESSION: &str = "SET #a0 = :v0, #a1 = if_not_exists(#a1, :zero) + :v1, #a2 = :v2";
+const UPDATE_EXPRESSION: &str = "SET #a0 = :u0, #a1 = if_not_exists(#a1, :zero) + :u1, #a2 = :u2";
 
 async fn raw_update(client: &Client, table: &str, team: &Team, name: &str) -> Result<Team> {
     let updated_at = now_millis().format(&Rfc3339)?;
@@ -155,11 +155,11 @@ async fn raw_update(client: &Client, table: &str, team: &Team, name: &str) -> Re
         .return_values(ReturnValue::AllNew)
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .expression_attribute_names("#a0", "name")
-        .expression_attribute_values(":v0", AttributeValue::S(name.to_owned()))
+        .expression_attribute_values(":u0", AttributeValue::S(name.to_owned()))
         .expression_attribute_names("#a1", "memberCount")
-        .expression_attribute_values(":v1", AttributeValue::N("1".into()))
+        .expression_attribute_values(":u1", AttributeValue::N("1".into()))
         .expression_attribute_names("#a2", "updatedAt")
-        .expression_attribute_values(":v2", AttributeValue::S(updated_at))
+        .expression_attribute_values(":u2", AttributeValue::S(updated_at))
         .expression_attribute_values(":zero", AttributeValue::N("0".into()))
         .update_expression(UPDATE_EXPRESSION)
         .send()
@@ -240,7 +240,7 @@ fn normalize(captured: Captured) -> Captured {
         }
         Captured::Update(mut update) => {
             let values = update.expression_attribute_values.as_mut().expect("values");
-            values.insert(":v2".into(), fixed());
+            values.insert(":u2".into(), fixed());
             Captured::Update(update)
         }
         get => get,
