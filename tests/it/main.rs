@@ -1,6 +1,7 @@
 //! Integration tests against a real DynamoDB Local, one module per capability. DynamoDB Local
 //! starts once for the whole binary (or `DYNAMODB_ENDPOINT` is used); each test has its own table.
 
+mod audit;
 mod batch;
 mod collection;
 mod crud;

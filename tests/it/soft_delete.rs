@@ -88,7 +88,7 @@ async fn deleted_items_hide_until_restored_and_purge_removes_them() {
         .await
         .unwrap()
         .into_iter()
-        .map(|d| d.id)
+        .map(|d| d.entity.id)
         .collect();
     assert_eq!(trash, ["b", "a"], "most recently deleted first");
 
@@ -131,7 +131,7 @@ async fn emptying_the_trash_purges_only_items_deleted_before_the_cutoff() {
         .await
         .unwrap()
         .into_iter()
-        .map(|d| d.id)
+        .map(|d| d.entity.id)
         .collect();
     assert_eq!(trash, ["kept"]);
     assert_eq!(raw_items(&table).await.len(), 2);

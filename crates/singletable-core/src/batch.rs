@@ -45,11 +45,29 @@ impl Effort {
             .base_delay
             .saturating_mul(1 << attempt.min(16))
             .min(Duration::from_secs(5));
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u32(attempt);
-        let fraction = (hasher.finish() % 1000) as u32;
-        ceiling * fraction / 1000
+        full_jitter(ceiling)
     }
+}
+
+/// A batch write cannot carry audit records, which must be written with their change.
+fn refuse_audited<E: Entity>() -> Result<()> {
+    if E::AUDITED {
+        return Err(Error::InvalidRequest {
+            entity: E::TYPE,
+            reason: "a batch write cannot write audit records with its changes; write audited \
+                     entities one by one or in a transaction"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
+/// A random wait below `ceiling`.
+pub(crate) fn full_jitter(ceiling: Duration) -> Duration {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(0);
+    let fraction = (hasher.finish() % 1000) as u32;
+    ceiling * fraction / 1000
 }
 
 /// Writes of several entity types, sent as `BatchWriteItem` requests of up to 25.
@@ -89,10 +107,11 @@ impl<'t> BatchWrite<'t> {
         }
     }
 
-    /// Puts `entity` (create or replace). Versioned entities cannot be checked in a batch and
-    /// are refused; write them with `put`.
+    /// Puts `entity` (create or replace). Versioned and audited entities cannot be written in
+    /// a batch and are refused; write them with `put` or in a [`Transaction`](crate::Transaction).
     pub fn put<E: Entity>(&mut self, entity: &E) -> Result<&mut Self> {
         self.table.admit::<E>()?;
+        refuse_audited::<E>()?;
         crate::tenant::check_owner(entity, self.table)?;
         if E::VERSION.is_some() {
             return Err(Error::InvalidRequest {
@@ -115,9 +134,10 @@ impl<'t> BatchWrite<'t> {
         Ok(self)
     }
 
-    /// Deletes the item at `key`.
+    /// Deletes the item at `key`. Audited entities are refused, as in [`put`](Self::put).
     pub fn delete<E: Entity>(&mut self, key: E::Key<'_>) -> Result<&mut Self> {
         self.table.admit::<E>()?;
+        refuse_audited::<E>()?;
         let key = key.item_key(self.table)?;
         self.delete_key::<E>(key)
     }

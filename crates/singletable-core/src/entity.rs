@@ -7,10 +7,12 @@ use serde::Serialize;
 use singletable_keys::Template;
 use time::OffsetDateTime;
 
+use crate::audit::AuditTrail;
 use crate::error::{ItemKey, Result};
 use crate::expr::Condition;
 use crate::ops;
 use crate::ops::query::{self, Query};
+use crate::ops::soft_delete::Trashed;
 use crate::ops::update::Update;
 use crate::table::Table;
 
@@ -44,8 +46,12 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     const SOFT_DELETE: bool = false;
     /// Whether a field sets the item's expiry (`#[entity(ttl)]`).
     const EXPIRES: bool = false;
-    /// Whether a field takes its value from the tenant scope (`#[entity(tenant)]`).
-    const TENANT_SCOPED: bool = false;
+    /// The key placeholder of the field that takes its value from the tenant scope
+    /// (`#[entity(tenant)]`), for a tenant-scoped entity.
+    const TENANT_PARAM: Option<&'static str> = None;
+    /// Whether every write also writes an audit record, in the same transaction
+    /// (`#[entity(audit)]`).
+    const AUDITED: bool = false;
 
     /// The typed key: one field per placeholder of the partition and sort key templates.
     type Key<'k>: EntityKey;
@@ -121,11 +127,12 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
         ops::soft_delete::restore::<Self>(table, key.item_key(table))
     }
 
-    /// The soft-deleted items of one partition, most recently deleted first.
+    /// The soft-deleted items of one partition, most recently deleted first, with when and by
+    /// whom each was deleted.
     fn trash(
         table: &Table,
         partition: Self::Partition<'_>,
-    ) -> impl Future<Output = Result<Vec<Self>>> + Send {
+    ) -> impl Future<Output = Result<Vec<Trashed<Self>>>> + Send {
         ops::soft_delete::trash::<Self>(table, partition.partition_key(table))
     }
 
@@ -197,6 +204,11 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     fn query<'t>(table: &'t Table, partition: Self::Partition<'_>) -> Self::Query<'t> {
         let pk = partition.partition_key(table);
         Self::Query::from(Query::partition(table, pk))
+    }
+
+    /// The audit trail of the item at `key` of an `#[entity(audit)]` entity, newest first.
+    fn audit_trail<'t>(table: &'t Table, key: Self::Key<'_>) -> AuditTrail<'t> {
+        AuditTrail::of::<Self>(table, key)
     }
 
     /// Every item of this entity, oldest first, through the table's type index.

@@ -24,6 +24,24 @@ pub const TIMESTAMP_ATTRIBUTE: &str = "_timestamp";
 pub const TENANT_TYPE_ATTRIBUTE: &str = "_tenant_type";
 /// The attribute marking a soft-deleted item, with the deletion time (ISO-8601 UTC, ms).
 pub const DELETED_ATTRIBUTE: &str = "_deleted_at";
+/// The attribute naming who soft-deleted an item, when the table's audit context knows.
+pub const DELETED_BY_ATTRIBUTE: &str = "_deleted_by";
+/// The attribute counting the writes of an audited item: each audited write expects the
+/// revision it read, so an audit record's old values are exactly what the write replaced.
+pub const REVISION_ATTRIBUTE: &str = "_revision";
+
+/// Whether `name` is an attribute the library keeps on items of its own.
+pub(crate) fn is_internal(name: &str) -> bool {
+    matches!(
+        name,
+        TYPE_ATTRIBUTE
+            | TIMESTAMP_ATTRIBUTE
+            | TENANT_TYPE_ATTRIBUTE
+            | DELETED_ATTRIBUTE
+            | DELETED_BY_ATTRIBUTE
+            | REVISION_ATTRIBUTE
+    )
+}
 
 /// Whether `item` is soft-deleted.
 pub(crate) fn is_deleted(item: &Item) -> bool {
@@ -114,7 +132,7 @@ pub fn encode<E: Entity>(
 }
 
 /// DynamoDB's limit on an item's size, in bytes.
-const MAX_ITEM_SIZE: usize = 400 * 1024;
+pub(crate) const MAX_ITEM_SIZE: usize = 400 * 1024;
 
 /// An item's size as DynamoDB counts it: attribute names and values, by their UTF-8 or binary
 /// length (numbers by their digits, an upper bound of DynamoDB's own encoding).
@@ -155,6 +173,8 @@ pub fn decode<E: Entity>(mut item: Item, table: &Table) -> Result<E> {
     item.remove(TIMESTAMP_ATTRIBUTE);
     item.remove(TENANT_TYPE_ATTRIBUTE);
     item.remove(DELETED_ATTRIBUTE);
+    item.remove(DELETED_BY_ATTRIBUTE);
+    item.remove(REVISION_ATTRIBUTE);
     if let (true, Some(ttl)) = (E::EXPIRES, table.ttl_attribute()) {
         item.remove(ttl);
     }
@@ -220,6 +240,20 @@ pub(crate) fn is_expired(item: &Item, table: &Table, now: i64) -> bool {
         .and_then(|v| v.as_n().ok())
         .and_then(|n| n.parse::<i64>().ok())
         .is_some_and(|at| at <= now)
+}
+
+/// The key of a stored item (empty strings where an attribute is missing).
+pub(crate) fn item_key_of(item: &Item, table: &Table) -> ItemKey {
+    let text = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
+    ItemKey {
+        pk: text(table.partition_key()),
+        sk: text(table.sort_key()),
+    }
 }
 
 /// The stored key of an entity's item, as the SDK takes it.

@@ -3,6 +3,7 @@
 //!
 //! Use it through the `singletable` crate, which re-exports this one with the derive macros.
 
+pub mod audit;
 pub mod autogen;
 mod batch;
 mod codec;
@@ -19,6 +20,7 @@ mod table;
 pub mod tenant;
 mod transaction;
 
+pub use audit::{AuditAction, AuditContext, AuditRecord, AuditTrail};
 pub use batch::{BatchGet, BatchGot, BatchWrite, Slot};
 pub use collection::{Collection, Joinable, Pool};
 pub use cursor::CursorError;
@@ -26,6 +28,7 @@ pub use entity::{Entity, EntityKey, IndexKeys, PartitionKey};
 pub use error::{Error, ItemKey, Result};
 pub use expr::{Condition, Field};
 pub use ops::query::{Page, Query, SortKey};
+pub use ops::soft_delete::Trashed;
 pub use ops::update::{SerializeWith, Update};
 pub use singletable_keys::{self as keys, FromKeyPart, KeyPart, Template};
 pub use table::{Index, Table, TableBuilder};

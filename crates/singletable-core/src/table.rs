@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
 
+use crate::audit::AuditContext;
 use crate::tenant::TenantId;
 
 /// One DynamoDB table shared by every entity. Cheap to clone.
@@ -38,6 +39,8 @@ struct Inner {
     tenant_resolvers: Vec<TenantResolver>,
     indexes: Vec<Index>,
     cursor_secret: Secret,
+    audit_context: Option<ContextProvider>,
+    audit_retention: Option<time::Duration>,
 }
 
 /// A global secondary index entities can declare keys for.
@@ -58,6 +61,16 @@ struct TenantResolver(Arc<dyn Fn() -> Option<TenantId> + Send + Sync>);
 impl std::fmt::Debug for TenantResolver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("TenantResolver")
+    }
+}
+
+/// A function that tells who is writing, for audit records and `_deleted_by`.
+#[derive(Clone)]
+struct ContextProvider(Arc<dyn Fn() -> AuditContext + Send + Sync>);
+
+impl std::fmt::Debug for ContextProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ContextProvider")
     }
 }
 
@@ -92,6 +105,8 @@ impl Table {
                 tenant_resolvers: Vec::new(),
                 indexes: Vec::new(),
                 cursor_secret: Secret::default(),
+                audit_context: None,
+                audit_retention: None,
             },
         }
     }
@@ -135,7 +150,7 @@ impl Table {
     /// Refuses, before any request, an operation on an entity that is not tenant-scoped when
     /// the table was built with [`TableBuilder::require_tenant_scope`].
     pub(crate) fn admit<E: crate::Entity>(&self) -> crate::Result<()> {
-        if self.inner.require_tenant_scope && !E::TENANT_SCOPED {
+        if self.inner.require_tenant_scope && E::TENANT_PARAM.is_none() {
             return Err(crate::Error::InvalidRequest {
                 entity: E::TYPE,
                 reason: format!(
@@ -173,6 +188,20 @@ impl Table {
 
     pub(crate) fn cursor_secret(&self) -> &[u8] {
         &self.inner.cursor_secret.0
+    }
+
+    /// Who is writing now, as the table's audit context provider tells.
+    pub fn audit_context(&self) -> AuditContext {
+        self.inner
+            .audit_context
+            .as_ref()
+            .map(|provide| (provide.0)())
+            .unwrap_or_default()
+    }
+
+    /// How long audit records are kept before time to live removes them, if set.
+    pub fn audit_retention(&self) -> Option<time::Duration> {
+        self.inner.audit_retention
     }
 }
 
@@ -264,6 +293,24 @@ impl TableBuilder {
     /// secret in every process that serves the same cursors.
     pub fn cursor_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
         self.inner.cursor_secret = Secret(secret.into());
+        self
+    }
+
+    /// Tells who is writing: the actor and request id that audit records carry (and that
+    /// soft delete stores as `_deleted_by`). Called once per audited write; read a task-local,
+    /// request extension or the like.
+    pub fn audit_context(
+        mut self,
+        provide: impl Fn() -> AuditContext + Send + Sync + 'static,
+    ) -> Self {
+        self.inner.audit_context = Some(ContextProvider(Arc::new(provide)));
+        self
+    }
+
+    /// Keeps audit records for `retention`, after which DynamoDB's time to live removes them.
+    /// Needs the table's [`ttl_attribute`](Self::ttl_attribute).
+    pub fn audit_retention(mut self, retention: time::Duration) -> Self {
+        self.inner.audit_retention = Some(retention);
         self
     }
 

@@ -1,18 +1,27 @@
 //! Transactions: up to 100 creates, puts, updates, deletes and condition checks on any entities,
 //! applied all together or not at all.
+//!
+//! A write of an `#[entity(audit)]` entity brings its audit record into the same transaction.
+//! Its old values need the item as stored, so such a write is made at `send`, from a consistent
+//! read; when another writer changes the item between that read and the transaction, `send`
+//! reads and tries again (unless the transaction has an idempotency token, which a changed
+//! request would not match).
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update as UpdateAction,
 };
 use tracing::Instrument;
 
+use crate::audit;
 use crate::entity::{Entity, EntityKey};
 use crate::error::{Error, ItemKey, Result};
 use crate::expr::{Condition, Names};
-use crate::item::{self, TYPE_ATTRIBUTE};
+use crate::item::{self, Item, TYPE_ATTRIBUTE};
 use crate::ops::{self, condition, put, update::Update};
 use crate::table::Table;
 
@@ -47,8 +56,35 @@ pub struct CancelReason {
 #[derive(Debug)]
 pub struct Transaction<'t> {
     table: &'t Table,
-    actions: Vec<(&'static str, ItemKey, TransactWriteItem)>,
+    actions: Vec<Entry<'t>>,
     token: Option<String>,
+}
+
+/// One action, and what names it in errors.
+struct Entry<'t> {
+    entity: &'static str,
+    key: ItemKey,
+    action: Action<'t>,
+}
+
+enum Action<'t> {
+    Ready(Box<TransactWriteItem>),
+    /// A write of an audited entity, with its record: made at `send` from the item as read.
+    Audited(audit::Deferred<'t>),
+}
+
+impl std::fmt::Debug for Entry<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let action: &dyn std::fmt::Debug = match &self.action {
+            Action::Ready(item) => item,
+            Action::Audited(_) => &"(audited write, made at send)",
+        };
+        f.debug_struct("Entry")
+            .field("entity", &self.entity)
+            .field("key", &self.key)
+            .field("action", action)
+            .finish()
+    }
 }
 
 impl<'t> Transaction<'t> {
@@ -74,6 +110,11 @@ impl<'t> Transaction<'t> {
         let entity = E::from_new(new, now, self.table)?;
         let key = entity.key().item_key(self.table)?;
         let item = item::encode(&entity, key.clone(), now, self.table)?;
+        if E::AUDITED {
+            let plan = audit::create_plan::<E>(self.table, item);
+            self.defer::<E, _>(key, plan);
+            return Ok(entity);
+        }
         let put = Put::builder()
             .table_name(self.table.name())
             .set_item(Some(item))
@@ -101,6 +142,11 @@ impl<'t> Transaction<'t> {
         user: Option<Condition<E>>,
     ) -> Result<&mut Self> {
         let prepared = put::prepare(self.table, entity, user.as_ref())?;
+        if E::AUDITED {
+            let key = prepared.key.clone();
+            self.defer::<E, _>(key, audit::put_plan::<E>(self.table, prepared));
+            return Ok(self);
+        }
         let has_condition = prepared.condition.is_some();
         let put = Put::builder()
             .table_name(self.table.name())
@@ -121,8 +167,17 @@ impl<'t> Transaction<'t> {
     }
 
     /// Adds an update built with the entity's update builder (`Team::update(..).add_..()`).
-    pub fn update<'u, E: Entity>(&mut self, update: impl Into<Update<'u, E>>) -> Result<&mut Self> {
-        let built = update.into().build()?;
+    pub fn update<'u: 't, E: Entity>(
+        &mut self,
+        update: impl Into<Update<'u, E>>,
+    ) -> Result<&mut Self> {
+        let plan = update.into().plan()?;
+        if E::AUDITED {
+            let key = plan.key.clone();
+            self.defer::<E, _>(key, audit::update_plan(plan));
+            return Ok(self);
+        }
+        let built = plan.render(None)?;
         let action = UpdateAction::builder()
             .table_name(self.table.name())
             .set_key(Some(item::key_item(built.key.clone(), self.table)))
@@ -144,6 +199,19 @@ impl<'t> Transaction<'t> {
     pub fn delete<E: Entity>(&mut self, key: E::Key<'_>) -> Result<&mut Self> {
         self.table.admit::<E>()?;
         let key = key.item_key(self.table)?;
+        if E::AUDITED {
+            let table = self.table;
+            match E::SOFT_DELETE {
+                true => {
+                    self.defer::<E, _>(key.clone(), audit::mark_plan::<E>(table, key, None, true))
+                }
+                false => self.defer::<E, _>(
+                    key.clone(),
+                    audit::delete_plan::<E>(table, key, None, false),
+                ),
+            }
+            return Ok(self);
+        }
         let delete = Delete::builder()
             .table_name(self.table.name())
             .set_key(Some(item::key_item(key.clone(), self.table)))
@@ -203,7 +271,24 @@ impl<'t> Transaction<'t> {
     }
 
     fn push(&mut self, entity: &'static str, key: ItemKey, action: TransactWriteItem) {
-        self.actions.push((entity, key, action));
+        self.actions.push(Entry {
+            entity,
+            key,
+            action: Action::Ready(Box::new(action)),
+        });
+    }
+
+    fn defer<E: Entity, T>(
+        &mut self,
+        key: ItemKey,
+        plan: impl FnMut(Option<&Item>) -> Result<audit::Step<T>> + Send + 't,
+    ) {
+        let deferred = audit::deferred::<E, T>(self.table, key.clone(), plan);
+        self.actions.push(Entry {
+            entity: E::TYPE,
+            key,
+            action: Action::Audited(deferred),
+        });
     }
 
     fn build_error(
@@ -214,76 +299,172 @@ impl<'t> Transaction<'t> {
         ops::sdk_error(self.table, "TransactWriteItems", entity, error)
     }
 
-    /// Applies every action, or none. Refused before sending: more than 100 actions, or two
-    /// actions on one item. A cancellation gives [`Error::TransactionCanceled`] with the reason
-    /// of each failing action.
-    pub async fn send(self) -> Result<()> {
-        let entity = self
-            .actions
-            .first()
-            .map_or("(transaction)", |(entity, _, _)| entity);
-        if self.actions.len() > MAX_ACTIONS {
-            return Err(Error::Limit {
-                entity,
-                what: "actions in a transaction",
-                limit: MAX_ACTIONS,
-                got: self.actions.len(),
-            });
-        }
-        for (i, (entity, key, _)) in self.actions.iter().enumerate() {
-            if self.actions[..i].iter().any(|(_, other, _)| other == key) {
+    /// Applies every action, or none. Refused before sending: more than 100 actions (audit
+    /// records included), or two actions on one item. A cancellation gives
+    /// [`Error::TransactionCanceled`] with the reason of each failing action.
+    pub async fn send(mut self) -> Result<()> {
+        let entity = self.actions.first().map_or("(transaction)", |e| e.entity);
+        for (i, entry) in self.actions.iter().enumerate() {
+            if self.actions[..i].iter().any(|other| other.key == entry.key) {
                 return Err(Error::InvalidRequest {
-                    entity,
-                    reason: format!("the transaction acts on {key} twice; DynamoDB refuses that"),
+                    entity: entry.entity,
+                    reason: format!(
+                        "the transaction acts on {} twice; DynamoDB refuses that",
+                        entry.key
+                    ),
                 });
             }
         }
-        let table = self.table;
-        let (mut labels, mut items) = (
-            Vec::with_capacity(self.actions.len()),
-            Vec::with_capacity(self.actions.len()),
-        );
-        for (entity, key, item) in self.actions {
-            labels.push((entity, key));
-            items.push(item);
-        }
-        let span = tracing::debug_span!(
-            "dynamodb",
-            operation = "TransactWriteItems",
-            table = table.name(),
-            entity,
-            actions = items.len(),
-        );
-        let result = table
-            .client()
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .set_client_request_token(self.token)
-            .send()
-            .instrument(span)
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) => match error.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(canceled)) => {
-                    let reasons = canceled
-                        .cancellation_reasons()
-                        .iter()
-                        .zip(labels)
-                        .enumerate()
-                        .filter(|(_, (reason, _))| reason.code().is_some_and(|code| code != "None"))
-                        .map(|(index, (reason, (entity, key)))| CancelReason {
-                            index,
-                            entity,
-                            key,
-                            code: reason.code().unwrap_or_default().to_owned(),
-                            message: reason.message().map(str::to_owned),
-                        })
-                        .collect();
-                    Err(Error::TransactionCanceled { reasons })
-                }
-                _ => Err(ops::sdk_error(table, "TransactWriteItems", entity, error)),
-            },
+        let audited = self
+            .actions
+            .iter()
+            .any(|entry| matches!(entry.action, Action::Audited(_)));
+        let attempts = if audited && self.token.is_none() {
+            audit::ATTEMPTS
+        } else {
+            1
+        };
+        let mut attempt = 0;
+        loop {
+            let (labels, items, reads) = self.items(attempts > 1).await?;
+            if items.len() > MAX_ACTIONS {
+                return Err(Error::Limit {
+                    entity,
+                    what: "actions in a transaction (audit records included)",
+                    limit: MAX_ACTIONS,
+                    got: items.len(),
+                });
+            }
+            let error = match send(self.table, entity, items, self.token.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(error) => error,
+            };
+            let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) =
+                error.as_service_error()
+            else {
+                return Err(ops::sdk_error(
+                    self.table,
+                    "TransactWriteItems",
+                    entity,
+                    error,
+                ));
+            };
+            let reasons = canceled.cancellation_reasons();
+            // An audited write that lost a race with another writer is read and made again.
+            let raced = reads.iter().any(|(index, old)| {
+                reasons
+                    .get(*index)
+                    .is_some_and(|reason| match reason.code() {
+                        Some("TransactionConflict") => true,
+                        Some("ConditionalCheckFailed") => audit::raced(old.as_ref(), reason.item()),
+                        _ => false,
+                    })
+            });
+            attempt += 1;
+            if raced && attempt < attempts {
+                tracing::debug!(
+                    entity,
+                    attempt,
+                    "audited transaction raced another; retrying"
+                );
+                audit::pause(attempt).await;
+                continue;
+            }
+            let reasons = reasons
+                .iter()
+                .zip(labels)
+                .enumerate()
+                .filter(|(_, (reason, _))| reason.code().is_some_and(|code| code != "None"))
+                .map(|(index, (reason, (entity, key)))| CancelReason {
+                    index,
+                    entity,
+                    key,
+                    code: reason.code().unwrap_or_default().to_owned(),
+                    message: reason.message().map(str::to_owned),
+                })
+                .collect();
+            return Err(Error::TransactionCanceled { reasons });
         }
     }
+
+    /// The items to send, with what names each, and for each audited write its position and the
+    /// item it was made from. Audited writes are made from a fresh consistent read.
+    /// Ready items are moved out unless `keep` (for another attempt).
+    async fn items(&mut self, keep: bool) -> Result<Items> {
+        let table = self.table;
+        let reads = futures::future::try_join_all(self.actions.iter().map(|entry| async move {
+            match entry.action {
+                Action::Audited(_) => audit::snapshot_of(table, entry.entity, &entry.key)
+                    .await
+                    .map(Some),
+                Action::Ready(_) => Ok(None),
+            }
+        }))
+        .await?;
+        let mut labels = Vec::with_capacity(self.actions.len());
+        let mut items = Vec::with_capacity(self.actions.len());
+        let mut made_from = Vec::new();
+        for (entry, read) in self.actions.iter_mut().zip(reads) {
+            match (&mut entry.action, read) {
+                (Action::Ready(item), _) => {
+                    labels.push((entry.entity, entry.key.clone()));
+                    items.push(match keep {
+                        true => TransactWriteItem::clone(item),
+                        false => {
+                            std::mem::replace(item.as_mut(), TransactWriteItem::builder().build())
+                        }
+                    });
+                }
+                (Action::Audited(make), read) => {
+                    let old = read.flatten();
+                    let writes = make(old.as_ref())?;
+                    if !writes.is_empty() {
+                        made_from.push((items.len(), old));
+                    }
+                    for (i, write) in writes.into_iter().enumerate() {
+                        let label = if i == 0 {
+                            entry.entity
+                        } else {
+                            audit::AUDIT_TYPE
+                        };
+                        labels.push((label, entry.key.clone()));
+                        items.push(write);
+                    }
+                }
+            }
+        }
+        Ok((labels, items, made_from))
+    }
+}
+
+/// What [`Transaction::items`] makes.
+type Items = (
+    Vec<(&'static str, ItemKey)>,
+    Vec<TransactWriteItem>,
+    Vec<(usize, Option<Item>)>,
+);
+
+/// Sends one `TransactWriteItems`.
+async fn send(
+    table: &Table,
+    entity: &'static str,
+    items: Vec<TransactWriteItem>,
+    token: Option<String>,
+) -> std::result::Result<(), SdkError<TransactWriteItemsError, HttpResponse>> {
+    let span = tracing::debug_span!(
+        "dynamodb",
+        operation = "TransactWriteItems",
+        table = table.name(),
+        entity,
+        actions = items.len(),
+    );
+    table
+        .client()
+        .transact_write_items()
+        .set_transact_items(Some(items))
+        .set_client_request_token(token)
+        .send()
+        .instrument(span)
+        .await
+        .map(|_| ())
 }

@@ -23,6 +23,8 @@ pub struct Container {
     pub indexes: Vec<IndexAttr>,
     /// `soft_delete`: `delete` marks items instead of removing them.
     pub soft_delete: bool,
+    /// `audit`: every write also writes an audit record.
+    pub audit: bool,
     pub rename_all: Option<String>,
     /// `#[serde(default)]` on the struct: absent attributes read as the default.
     pub serde_default: bool,
@@ -128,6 +130,10 @@ impl Container {
                         out.soft_delete = true;
                         return Ok(());
                     }
+                    if meta.path.is_ident("audit") {
+                        out.audit = true;
+                        return Ok(());
+                    }
                     let slot = if meta.path.is_ident("type") {
                         &mut out.type_name
                     } else if meta.path.is_ident("pk") {
@@ -136,7 +142,7 @@ impl Container {
                         &mut out.sk
                     } else {
                         return Err(meta.error(format!(
-                            "unknown entity attribute `{}`; expected `type`, `pk`, `sk`, `range`, `index` or `soft_delete`",
+                            "unknown entity attribute `{}`; expected `type`, `pk`, `sk`, `range`, `index`, `soft_delete` or `audit`",
                             path_text(&meta.path)
                         )));
                     };

@@ -15,6 +15,11 @@ pub(crate) async fn create<E: Entity>(table: &Table, new: E::New) -> Result<E> {
     let now = autogen::now();
     let entity = E::from_new(new, now, table)?;
     let key = entity.key().item_key(table)?;
+    if E::AUDITED {
+        let item = item::encode(&entity, key.clone(), now, table)?;
+        crate::audit::create::<E>(table, key, item).await?;
+        return Ok(entity);
+    }
     let item = item::encode(&entity, key, now, table)?;
     let span = span(table, "PutItem", E::TYPE);
     let result = table

@@ -21,6 +21,12 @@ pub(crate) async fn delete<E: Entity>(
 ) -> Result<Option<E>> {
     table.admit::<E>()?;
     let key = key?;
+    if E::AUDITED {
+        return match E::SOFT_DELETE && !purge {
+            true => crate::audit::mark::<E>(table, key, user, true).await,
+            false => crate::audit::delete::<E>(table, key, user, purge).await,
+        };
+    }
     if E::SOFT_DELETE && !purge {
         return super::soft_delete::mark::<E>(table, key, user).await;
     }

@@ -7,7 +7,7 @@ pub mod delete;
 pub mod get;
 pub(crate) mod put;
 pub mod query;
-pub(crate) mod soft_delete;
+pub mod soft_delete;
 pub mod update;
 
 use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};

@@ -75,6 +75,10 @@ pub(crate) async fn put<E: Entity>(
     entity: &E,
     user: Option<Condition<E>>,
 ) -> Result<()> {
+    if E::AUDITED {
+        let prepared = prepare(table, entity, user.as_ref())?;
+        return crate::audit::put::<E>(table, prepared).await;
+    }
     let PreparedPut {
         key,
         item,

@@ -134,7 +134,7 @@ impl<'t, E: Entity> Query<'t, E> {
     /// For a tenant-scoped entity, the current tenant's items through the tenant type index:
     /// the type index alone is not keyed by tenant, so it is never read for such an entity.
     pub fn type_index(table: &'t Table) -> Self {
-        if E::TENANT_SCOPED {
+        if E::TENANT_PARAM.is_some() {
             let source = crate::tenant::required::<E>(table).and_then(|tenant| {
                 let tenant = tenant.as_str();
                 singletable_keys::check_value(tenant, table.separator()).map_err(|error| {

@@ -6,6 +6,8 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use futures::{StreamExt, TryStreamExt};
+use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tracing::Instrument;
 
@@ -15,7 +17,7 @@ use crate::batch::BatchWrite;
 use crate::entity::Entity;
 use crate::error::{Error, ItemKey, Result};
 use crate::expr::{Condition, Names};
-use crate::item::{self, DELETED_ATTRIBUTE, TYPE_ATTRIBUTE};
+use crate::item::{self, DELETED_ATTRIBUTE, DELETED_BY_ATTRIBUTE, TYPE_ATTRIBUTE};
 use crate::table::Table;
 
 /// Marks the item at `key` deleted (where `user` holds); returns it, or `None` when there is no
@@ -30,19 +32,20 @@ pub(crate) async fn mark<E: Entity>(
     let mut now = String::with_capacity(24);
     singletable_keys::write_timestamp(crate::autogen::now(), &mut now);
     let at = names.value(AttributeValue::S(now));
+    let deleted_by = names.name(DELETED_BY_ATTRIBUTE);
+    // Who deleted it, when the table's audit context knows; otherwise no stale name is left.
+    let update = match table.audit_context().actor {
+        Some(actor) => {
+            let by = names.value(AttributeValue::S(actor));
+            format!("SET {deleted} = {at}, {deleted_by} = {by}")
+        }
+        None => format!("SET {deleted} = {at} REMOVE {deleted_by}"),
+    };
     let mut expression =
         format!("attribute_exists(#pk) AND #type = :type AND attribute_not_exists({deleted})");
     condition::append::<E>(&mut expression, user.as_ref(), None, &mut names)?;
     let span = span(table, "UpdateItem", E::TYPE);
-    let result = send_update::<E>(
-        table,
-        &key,
-        format!("SET {deleted} = {at}"),
-        expression,
-        names,
-        &span,
-    )
-    .await;
+    let result = send_update::<E>(table, &key, update, expression, names, &span).await;
     match result {
         Ok(item) => Ok(Some(item::decode(item, table)?)),
         Err(error) => match error.as_service_error() {
@@ -60,15 +63,24 @@ pub(crate) async fn mark<E: Entity>(
 pub(crate) async fn restore<E: Entity>(table: &Table, key: Result<ItemKey>) -> Result<E> {
     table.admit::<E>()?;
     let key = key?;
+    if E::AUDITED {
+        return crate::audit::mark::<E>(table, key.clone(), None, false)
+            .await?
+            .ok_or(Error::NotFound {
+                entity: E::TYPE,
+                key,
+            });
+    }
     let mut names = Names::default();
     let deleted = names.name(DELETED_ATTRIBUTE);
+    let deleted_by = names.name(DELETED_BY_ATTRIBUTE);
     let expression =
         format!("attribute_exists(#pk) AND #type = :type AND attribute_exists({deleted})");
     let span = span(table, "UpdateItem", E::TYPE);
     match send_update::<E>(
         table,
         &key,
-        format!("REMOVE {deleted}"),
+        format!("REMOVE {deleted}, {deleted_by}"),
         expression,
         names,
         &span,
@@ -86,22 +98,44 @@ pub(crate) async fn restore<E: Entity>(table: &Table, key: Result<ItemKey>) -> R
     }
 }
 
+/// A soft-deleted entity, as [`Entity::trash`](crate::Entity::trash) lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trashed<E> {
+    /// The entity as it was deleted.
+    pub entity: E,
+    /// When it was deleted.
+    pub deleted_at: OffsetDateTime,
+    /// Who deleted it, when the table's audit context knew.
+    pub deleted_by: Option<String>,
+}
+
 /// The deleted items of the partition `pk`, most recently deleted first.
-pub(crate) async fn trash<E: Entity>(table: &Table, pk: Result<String>) -> Result<Vec<E>> {
+pub(crate) async fn trash<E: Entity>(table: &Table, pk: Result<String>) -> Result<Vec<Trashed<E>>> {
     let mut items = Query::<E>::partition(table, pk)
         .only_deleted()
         .items()
         .await?;
-    let deleted_at = |item: &item::Item| {
-        item.get(DELETED_ATTRIBUTE)
-            .and_then(|v| v.as_s().ok())
-            .cloned()
-    };
+    let text = |item: &item::Item, name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
     // The timestamps sort as text; newest first.
-    items.sort_by_key(|item| std::cmp::Reverse(deleted_at(item)));
+    items.sort_by_key(|item| std::cmp::Reverse(text(item, DELETED_ATTRIBUTE)));
     items
         .into_iter()
-        .map(|item| item::decode(item, table))
+        .map(|item| {
+            let key = item::item_key_of(&item, table);
+            let at = text(&item, DELETED_ATTRIBUTE).unwrap_or_default();
+            let deleted_at = OffsetDateTime::parse(&at, &Rfc3339).map_err(|e| Error::Decode {
+                entity: E::TYPE,
+                key,
+                field: DELETED_ATTRIBUTE.into(),
+                message: e.to_string(),
+            })?;
+            let deleted_by = text(&item, DELETED_BY_ATTRIBUTE);
+            Ok(Trashed {
+                entity: item::decode(item, table)?,
+                deleted_at,
+                deleted_by,
+            })
+        })
         .collect()
 }
 
@@ -117,31 +151,36 @@ pub(crate) async fn empty_trash<E: Entity>(
         .only_deleted()
         .items()
         .await?;
+    // ISO timestamps of equal width compare as text.
+    let expired: Vec<ItemKey> = items
+        .iter()
+        .filter(|old| {
+            old.get(DELETED_ATTRIBUTE)
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|at| *at < before)
+        })
+        .map(|old| item::item_key_of(old, table))
+        .collect();
+    let purged = expired.len();
+    if E::AUDITED {
+        // Each purge carries its audit record, so each is a transaction of its own.
+        futures::stream::iter(expired)
+            .map(|key| crate::audit::delete::<E>(table, key, None, true))
+            .buffer_unordered(PURGE_CONCURRENCY)
+            .try_collect::<Vec<_>>()
+            .await?;
+        return Ok(purged);
+    }
     let mut batch = BatchWrite::new(table);
-    let mut purged = 0;
-    for old in items {
-        let deleted_at = old.get(DELETED_ATTRIBUTE).and_then(|v| v.as_s().ok());
-        // ISO timestamps of equal width compare as text.
-        if deleted_at.is_some_and(|at| *at < before) {
-            let key = ItemKey {
-                pk: old
-                    .get(table.partition_key())
-                    .and_then(|v| v.as_s().ok())
-                    .cloned()
-                    .unwrap_or_default(),
-                sk: old
-                    .get(table.sort_key())
-                    .and_then(|v| v.as_s().ok())
-                    .cloned()
-                    .unwrap_or_default(),
-            };
-            batch.delete_key::<E>(key)?;
-            purged += 1;
-        }
+    for key in expired {
+        batch.delete_key::<E>(key)?;
     }
     batch.send().await?;
     Ok(purged)
 }
+
+/// Audited purges sent at once by `empty_trash`.
+const PURGE_CONCURRENCY: usize = 8;
 
 /// One `UpdateItem` of the deletion mark, returning the item as it is afterwards.
 async fn send_update<E: Entity>(

@@ -18,7 +18,7 @@ use crate::autogen;
 use crate::entity::Entity;
 use crate::error::{Error, ItemKey, Result};
 use crate::expr::{Condition, Names};
-use crate::item::{self, TYPE_ATTRIBUTE};
+use crate::item::{self, Item, REVISION_ATTRIBUTE, TYPE_ATTRIBUTE};
 use crate::key;
 use crate::table::Table;
 use crate::{KeyPart, Template};
@@ -47,10 +47,12 @@ pub(crate) struct Built<'t> {
     pub(crate) names: HashMap<String, String>,
     pub(crate) values: HashMap<String, AttributeValue>,
     pub(crate) expected: Option<u64>,
+    /// The item as it will be stored, when the update was rendered against a snapshot.
+    pub(crate) after: Option<Item>,
 }
 
 /// What an update does to one attribute.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Action {
     Set(AttributeValue),
     Remove,
@@ -311,8 +313,8 @@ impl<'t, E: Entity> Update<'t, E> {
         Ok(())
     }
 
-    /// Checks the update and renders its expressions, for `send` and for transactions.
-    pub(crate) fn build(mut self) -> Result<Built<'t>> {
+    /// Checks the update and settles its actions: the stamps, the index keys and the version.
+    pub(crate) fn plan(mut self) -> Result<Plan<'t, E>> {
         self.table.admit::<E>()?;
         let changes_a_field = !self.actions.is_empty();
         E::stamp_update(&mut self, autogen::now());
@@ -331,15 +333,106 @@ impl<'t, E: Entity> Update<'t, E> {
             // Every write moves a versioned entity to its next version.
             self.push(version, Action::Add(AttributeValue::N("1".into())));
         }
+        Ok(Plan {
+            table: self.table,
+            key,
+            actions: self.actions,
+            condition: self.condition,
+            expected: self.expected_version,
+        })
+    }
+
+    /// Sends the update and returns the entity as stored afterwards.
+    pub async fn send(self) -> Result<E> {
+        let plan = self.plan()?;
+        if E::AUDITED {
+            return crate::audit::update(plan).await;
+        }
+        let built = plan.render(None)?;
+        let (table, key, expected) = (built.table, built.key, built.expected);
+        let span = span(table, "UpdateItem", E::TYPE);
+        let request = table
+            .client()
+            .update_item()
+            .table_name(table.name())
+            .set_key(Some(item::key_item(key.clone(), table)))
+            .update_expression(built.update)
+            .condition_expression(built.condition)
+            .set_expression_attribute_names(Some(built.names))
+            .set_expression_attribute_values(Some(built.values))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .set_return_consumed_capacity(capacity_request(&span));
+        let result = request.send().instrument(span.clone()).await;
+        match result {
+            Ok(output) => {
+                record_capacity(&span, output.consumed_capacity());
+                let item = output.attributes.unwrap_or_default();
+                item::decode(item, table)
+            }
+            Err(error) => match error.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    Err(condition::failed::<E>(key, failed.item(), expected))
+                }
+                _ => Err(sdk_error(table, "UpdateItem", E::TYPE, error)),
+            },
+        }
+    }
+}
+
+/// A checked update whose actions are settled, ready to render once or, for an audited entity,
+/// once per attempt against the item as it was read.
+pub(crate) struct Plan<'t, E> {
+    pub(crate) table: &'t Table,
+    pub(crate) key: ItemKey,
+    actions: Vec<(Cow<'static, str>, Action)>,
+    condition: Option<Condition<E>>,
+    pub(crate) expected: Option<u64>,
+}
+
+impl<'t, E: Entity> Plan<'t, E> {
+    /// Renders the update. Given the item as stored (`snapshot`, for an audited entity), every
+    /// action is resolved against it into a plain SET or REMOVE, the item's revision moves on,
+    /// and the write holds only over that revision; `Built::after` is then the item as it will
+    /// be stored.
+    pub(crate) fn render(&self, snapshot: Option<&Item>) -> Result<Built<'t>> {
         let table = self.table;
+        let mut actions = self.actions.clone();
+        let mut after = None;
         let mut names = Names::default();
         let mut condition = String::from("attribute_exists(#pk) AND #type = :type");
+        let mut guard = None;
+        if let Some(old) = snapshot {
+            let mut new = old.clone();
+            actions = actions
+                .into_iter()
+                .map(|(attribute, action)| {
+                    let value = resolve::<E>(&attribute, action, old.get(attribute.as_ref()))?;
+                    let action = match &value {
+                        Some(value) => {
+                            new.insert(attribute.to_string(), value.clone());
+                            Action::Set(value.clone())
+                        }
+                        None => {
+                            new.remove(attribute.as_ref());
+                            Action::Remove
+                        }
+                    };
+                    Ok((attribute, action))
+                })
+                .collect::<Result<_>>()?;
+            let revision = crate::audit::next_revision(old);
+            new.insert(REVISION_ATTRIBUTE.into(), revision.clone());
+            actions.push((REVISION_ATTRIBUTE.into(), Action::Set(revision)));
+            guard = Some(old);
+            after = Some(new);
+        }
         if E::SOFT_DELETE {
             // A soft-deleted item is gone for updates until it is restored.
             let deleted = names.name(item::DELETED_ATTRIBUTE);
             condition.push_str(&format!(" AND attribute_not_exists({deleted})"));
         }
-        let expected = self.expected_version;
+        let expected = self.expected;
         condition::append::<E>(
             &mut condition,
             self.condition.as_ref(),
@@ -351,10 +444,19 @@ impl<'t, E: Entity> Update<'t, E> {
         names_map.insert("#pk".into(), table.partition_key().into());
         names_map.insert("#type".into(), TYPE_ATTRIBUTE.into());
         values_map.insert(":type".into(), AttributeValue::S(E::TYPE.into()));
+        if let Some(old) = guard {
+            condition.push_str(" AND ");
+            condition.push_str(&crate::audit::guard(
+                table,
+                Some(old),
+                &mut names_map,
+                &mut values_map,
+            ));
+        }
 
         // One pass writes both clauses; names and values are placeholders `#aN`/`:uN`.
         let (mut sets, mut removes) = (String::with_capacity(64), String::new());
-        for (i, (attribute, action)) in self.actions.into_iter().enumerate() {
+        for (i, (attribute, action)) in actions.into_iter().enumerate() {
             // Writing to a String cannot fail.
             let operand = match action {
                 Action::Set(value) => {
@@ -424,45 +526,86 @@ impl<'t, E: Entity> Update<'t, E> {
         }
         Ok(Built {
             table,
-            key,
+            key: self.key.clone(),
             update,
             condition,
             names: names_map,
             values: values_map,
             expected,
+            after,
         })
     }
+}
 
-    /// Sends the update and returns the entity as stored afterwards.
-    pub async fn send(self) -> Result<E> {
-        let built = self.build()?;
-        let (table, key, expected) = (built.table, built.key, built.expected);
-        let span = span(table, "UpdateItem", E::TYPE);
-        let request = table
-            .client()
-            .update_item()
-            .table_name(table.name())
-            .set_key(Some(item::key_item(key.clone(), table)))
-            .update_expression(built.update)
-            .condition_expression(built.condition)
-            .set_expression_attribute_names(Some(built.names))
-            .set_expression_attribute_values(Some(built.values))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .set_return_consumed_capacity(capacity_request(&span));
-        let result = request.send().instrument(span.clone()).await;
-        match result {
-            Ok(output) => {
-                record_capacity(&span, output.consumed_capacity());
-                let item = output.attributes.unwrap_or_default();
-                item::decode(item, table)
-            }
-            Err(error) => match error.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    Err(condition::failed::<E>(key, failed.item(), expected))
-                }
-                _ => Err(sdk_error(table, "UpdateItem", E::TYPE, error)),
-            },
+/// The value `action` leaves in an attribute that holds `old`; `None` removes it. This is what
+/// DynamoDB would compute, done here so that an audit record can name the new value.
+fn resolve<E: Entity>(
+    attribute: &str,
+    action: Action,
+    old: Option<&AttributeValue>,
+) -> Result<Option<AttributeValue>> {
+    let invalid = |what: &str| Error::InvalidRequest {
+        entity: E::TYPE,
+        reason: format!("cannot {what} `{attribute}`: it holds {old:?}"),
+    };
+    Ok(match action {
+        Action::Set(value) => Some(value),
+        Action::Remove => None,
+        Action::SetIfAbsent(value) => Some(old.cloned().unwrap_or(value)),
+        Action::Add(amount) => {
+            Some(number_sum(old, &amount, false).ok_or_else(|| invalid("add to"))?)
         }
-    }
+        Action::Subtract(amount) => {
+            Some(number_sum(old, &amount, true).ok_or_else(|| invalid("subtract from"))?)
+        }
+        Action::Append(items) => {
+            Some(concat(old, items, false).ok_or_else(|| invalid("append to"))?)
+        }
+        Action::Prepend(items) => {
+            Some(concat(old, items, true).ok_or_else(|| invalid("prepend to"))?)
+        }
+    })
+}
+
+/// `old` with `items` appended (or put in front); a missing `old` counts as empty. `None` when a
+/// side is not a list.
+fn concat(
+    old: Option<&AttributeValue>,
+    items: AttributeValue,
+    in_front: bool,
+) -> Option<AttributeValue> {
+    let old = match old {
+        Some(old) => old.as_l().ok()?.clone(),
+        None => Vec::new(),
+    };
+    let AttributeValue::L(items) = items else {
+        return None;
+    };
+    let (mut first, second) = if in_front { (items, old) } else { (old, items) };
+    first.extend(second);
+    Some(AttributeValue::L(first))
+}
+
+/// `old + amount` (or `old - amount`), a missing `old` counting as zero: exact for integers,
+/// in `f64` otherwise. `None` when a side is not a number.
+fn number_sum(
+    old: Option<&AttributeValue>,
+    amount: &AttributeValue,
+    subtract: bool,
+) -> Option<AttributeValue> {
+    let old = old.map_or(Ok("0"), |o| o.as_n().map(String::as_str)).ok()?;
+    let amount = amount.as_n().ok()?;
+    let sum = match (old.parse::<i128>(), amount.parse::<i128>()) {
+        (Ok(a), Ok(b)) => if subtract {
+            a.checked_sub(b)
+        } else {
+            a.checked_add(b)
+        }?
+        .to_string(),
+        _ => {
+            let (a, b) = (old.parse::<f64>().ok()?, amount.parse::<f64>().ok()?);
+            (if subtract { a - b } else { a + b }).to_string()
+        }
+    };
+    Some(AttributeValue::N(sum))
 }

@@ -55,6 +55,11 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             const SOFT_DELETE: bool = true;
         )
     });
+    let audit = entity.attrs.audit.then(|| {
+        quote!(
+            const AUDITED: bool = true;
+        )
+    });
     let ttl_items = keys.ttl.map(|i| {
         let (field, ty) = (entity.fields[i].ident, entity.fields[i].ty);
         quote! {
@@ -77,8 +82,9 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
     });
     let tenant_items = keys.tenant.map(|i| {
         let field = entity.fields[i].ident;
+        let param = entity.fields[i].param_name();
         quote! {
-            const TENANT_SCOPED: bool = true;
+            const TENANT_PARAM: ::core::option::Option<&'static str> = ::core::option::Option::Some(#param);
 
             fn tenant(&self) -> ::core::option::Option<&str> {
                 ::core::option::Option::Some(&self.#field)
@@ -117,6 +123,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             #version_items
             #ttl_items
             #soft_delete
+            #audit
 
             #stamp_update
             #index_items

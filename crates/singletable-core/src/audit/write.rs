@@ -1,0 +1,557 @@
+//! Writing an audited entity: each write and its audit record in one transaction, from a
+//! consistent read of the item, held to the revision that read found.
+//!
+//! Each operation is a *plan*: given the item as read, what to write (or that nothing needs
+//! writing). [`write`] runs a plan alone, reading and trying again when another writer came
+//! between; [`deferred`] makes a plan one action of a user's [`Transaction`](crate::Transaction).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use tracing::Instrument;
+
+use super::{record, AuditAction};
+use crate::entity::Entity;
+use crate::error::{Error, ItemKey, Result};
+use crate::expr::{Condition, Names};
+use crate::item::{self, Item, REVISION_ATTRIBUTE, TYPE_ATTRIBUTE};
+use crate::ops::condition;
+use crate::ops::put::PreparedPut;
+use crate::ops::sdk_error;
+use crate::ops::update::Plan;
+use crate::table::Table;
+
+/// How many times a write whose item changed under it is read and tried again.
+pub(crate) const ATTEMPTS: u32 = 8;
+
+/// The wait before attempt `attempt` (from 1): full jitter keeps writers that collided from
+/// colliding again.
+pub(crate) async fn pause(attempt: u32) {
+    let ceiling = Duration::from_millis(10 << attempt.min(6));
+    tokio::time::sleep(crate::batch::full_jitter(ceiling)).await;
+}
+
+/// The revision an audited item holds (0 before its first audited write).
+fn revision_of(item: &Item) -> u64 {
+    item.get(REVISION_ATTRIBUTE)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The revision the next write of `old` stores.
+pub(crate) fn next_revision(old: &Item) -> AttributeValue {
+    AttributeValue::N((revision_of(old) + 1).to_string())
+}
+
+/// The condition that the item is still as it was read (`old`; `None`: absent), its names and
+/// values put into `names`/`values` under placeholders no other clause uses.
+pub(crate) fn guard(
+    table: &Table,
+    old: Option<&Item>,
+    names: &mut HashMap<String, String>,
+    values: &mut HashMap<String, AttributeValue>,
+) -> String {
+    match old {
+        None => {
+            names.insert("#guardpk".into(), table.partition_key().into());
+            "attribute_not_exists(#guardpk)".into()
+        }
+        Some(old) => {
+            names.insert("#revision".into(), REVISION_ATTRIBUTE.into());
+            match old.get(REVISION_ATTRIBUTE) {
+                Some(at) => {
+                    values.insert(":revision".into(), at.clone());
+                    "#revision = :revision".into()
+                }
+                None => "attribute_not_exists(#revision)".into(),
+            }
+        }
+    }
+}
+
+/// What one attempt of an audited write does, decided from the item as read.
+pub(crate) enum Step<T> {
+    /// Nothing to write; the operation's answer.
+    Done(T),
+    /// The write (which must return the old item when its condition fails), the audit action,
+    /// the item afterwards (`None`: removed), and the operation's answer.
+    Write {
+        write: Box<TransactWriteItem>,
+        action: AuditAction,
+        after: Option<Item>,
+        answer: T,
+    },
+}
+
+/// Runs one audited write of `E`'s item at `key`: reads the item (unless `read` is false, for
+/// a create), asks `plan` what to write, and writes it with its audit record. When the item
+/// changed between the read and the write, tries again; when the write's own condition failed,
+/// returns `fail(item as it was)`.
+pub(crate) async fn write<E: Entity, T>(
+    table: &Table,
+    key: &ItemKey,
+    read: bool,
+    mut plan: impl FnMut(Option<&Item>) -> Result<Step<T>>,
+    fail: impl Fn(Option<&Item>) -> Error,
+) -> Result<T> {
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            pause(attempt).await;
+        }
+        let old = if read {
+            snapshot_of(table, E::TYPE, key).await?
+        } else {
+            None
+        };
+        let (write, action, after, answer) = match plan(old.as_ref())? {
+            Step::Done(answer) => return Ok(answer),
+            Step::Write {
+                write,
+                action,
+                after,
+                answer,
+            } => (write, action, after, answer),
+        };
+        let record = record_of::<E>(table, key, action, old.as_ref(), after.as_ref())?;
+        let span = tracing::debug_span!(
+            "dynamodb",
+            operation = "TransactWriteItems",
+            table = table.name(),
+            entity = E::TYPE,
+            audit = action.as_str(),
+        );
+        let result = table
+            .client()
+            .transact_write_items()
+            .transact_items(*write)
+            .transact_items(record)
+            .send()
+            .instrument(span)
+            .await;
+        let error = match result {
+            Ok(_) => return Ok(answer),
+            Err(error) => error,
+        };
+        let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) =
+            error.as_service_error()
+        else {
+            return Err(sdk_error(table, "TransactWriteItems", E::TYPE, error));
+        };
+        let reasons = canceled.cancellation_reasons();
+        let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
+        if code(0) == "ConditionalCheckFailed" {
+            let found = reasons[0].item();
+            if !read || !raced(old.as_ref(), found) {
+                return Err(fail(found));
+            }
+        } else if code(0) != "TransactionConflict"
+            && !matches!(code(1), "ConditionalCheckFailed" | "TransactionConflict")
+        {
+            return Err(sdk_error(table, "TransactWriteItems", E::TYPE, error));
+        }
+        tracing::debug!(entity = E::TYPE, %key, attempt, "audited write raced another; retrying");
+    }
+    let reason = format!(
+        "the item kept changing during {ATTEMPTS} attempts to write it with its audit record"
+    );
+    tracing::warn!(entity = E::TYPE, %key, "{reason}");
+    Err(Error::ConditionFailed {
+        entity: E::TYPE,
+        key: key.clone(),
+        reason,
+    })
+}
+
+/// The item at `key` as stored now (a consistent read), whatever its type.
+pub(crate) async fn snapshot_of(
+    table: &Table,
+    entity: &'static str,
+    key: &ItemKey,
+) -> Result<Option<Item>> {
+    let span = tracing::debug_span!(
+        "dynamodb",
+        operation = "GetItem",
+        table = table.name(),
+        entity,
+    );
+    let output = table
+        .client()
+        .get_item()
+        .table_name(table.name())
+        .set_key(Some(item::key_item(key.clone(), table)))
+        .consistent_read(true)
+        .send()
+        .instrument(span)
+        .await
+        .map_err(|e| sdk_error(table, "GetItem", entity, e))?;
+    Ok(output.item)
+}
+
+/// Whether `item` is an `E` (deleted or not).
+fn is_a<E: Entity>(item: &Item) -> bool {
+    item.get(TYPE_ATTRIBUTE)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        == Some(E::TYPE)
+}
+
+/// The audit record of a write of `E`'s item at `key` from `old` to `after`.
+fn record_of<E: Entity>(
+    table: &Table,
+    key: &ItemKey,
+    action: AuditAction,
+    old: Option<&Item>,
+    after: Option<&Item>,
+) -> Result<TransactWriteItem> {
+    let revision = match after {
+        Some(after) => revision_of(after),
+        None => old.map_or(0, revision_of) + 1,
+    };
+    record::<E>(table, key, action, old, after, revision)
+}
+
+/// A plan as one action of a user's transaction: the write and its audit record, made at
+/// `send` from the item as read then. Empty when there is nothing to write.
+pub(crate) type Deferred<'t> =
+    Box<dyn FnMut(Option<&Item>) -> Result<Vec<TransactWriteItem>> + Send + 't>;
+
+pub(crate) fn deferred<'t, E: Entity, T>(
+    table: &'t Table,
+    key: ItemKey,
+    mut plan: impl FnMut(Option<&Item>) -> Result<Step<T>> + Send + 't,
+) -> Deferred<'t> {
+    Box::new(move |old| match plan(old)? {
+        Step::Done(_) => Ok(Vec::new()),
+        Step::Write {
+            write,
+            action,
+            after,
+            ..
+        } => {
+            let record = record_of::<E>(table, &key, action, old, after.as_ref())?;
+            Ok(vec![*write, record])
+        }
+    })
+}
+
+/// Whether a write canceled with `found` as the item (returned by its failed condition) lost a
+/// race with another writer since `old` was read, rather than failing its own condition.
+pub(crate) fn raced(old: Option<&Item>, found: Option<&Item>) -> bool {
+    match (found, old) {
+        (None, None) => false,
+        (Some(found), Some(old)) => revision_of(found) != revision_of(old),
+        _ => true,
+    }
+}
+
+fn build_error(
+    table: &Table,
+    entity: &'static str,
+    error: aws_sdk_dynamodb::error::BuildError,
+) -> Error {
+    sdk_error(table, "TransactWriteItems", entity, error)
+}
+
+/// Creates the item (at revision 1) where there is none.
+pub(crate) fn create_plan<'t, E: Entity>(
+    table: &'t Table,
+    mut new: Item,
+) -> impl FnMut(Option<&Item>) -> Result<Step<()>> + Send + 't {
+    new.insert(REVISION_ATTRIBUTE.into(), AttributeValue::N("1".into()));
+    move |_| {
+        let put = Put::builder()
+            .table_name(table.name())
+            .set_item(Some(new.clone()))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", table.partition_key())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| build_error(table, E::TYPE, e))?;
+        Ok(Step::Write {
+            write: Box::new(TransactWriteItem::builder().put(put).build()),
+            action: AuditAction::Create,
+            after: Some(new.clone()),
+            answer: (),
+        })
+    }
+}
+
+/// `create` of an audited entity.
+pub(crate) async fn create<E: Entity>(table: &Table, key: ItemKey, new: Item) -> Result<()> {
+    let fail = |_: Option<&Item>| Error::AlreadyExists {
+        entity: E::TYPE,
+        key: key.clone(),
+    };
+    write::<E, ()>(table, &key, false, create_plan::<E>(table, new), fail).await
+}
+
+/// Updates a live item, rendered against it so that every changed field has its old and new
+/// value.
+pub(crate) fn update_plan<'t, E: Entity>(
+    plan: Plan<'t, E>,
+) -> impl FnMut(Option<&Item>) -> Result<Step<E>> + Send + 't {
+    move |old| {
+        let table = plan.table;
+        let live = old.filter(|old| is_a::<E>(old) && !(E::SOFT_DELETE && item::is_deleted(old)));
+        let Some(old) = live else {
+            return Err(condition::failed::<E>(plan.key.clone(), old, plan.expected));
+        };
+        let built = plan.render(Some(old))?;
+        let after = built.after.unwrap_or_default();
+        let answer = item::decode(after.clone(), table)?;
+        let update = Update::builder()
+            .table_name(table.name())
+            .set_key(Some(item::key_item(built.key, table)))
+            .update_expression(built.update)
+            .condition_expression(built.condition)
+            .set_expression_attribute_names(Some(built.names))
+            .set_expression_attribute_values(Some(built.values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| build_error(table, E::TYPE, e))?;
+        Ok(Step::Write {
+            write: Box::new(TransactWriteItem::builder().update(update).build()),
+            action: AuditAction::Update,
+            after: Some(after),
+            answer,
+        })
+    }
+}
+
+/// `update` of an audited entity.
+pub(crate) async fn update<E: Entity>(plan: Plan<'_, E>) -> Result<E> {
+    let (table, key, expected) = (plan.table, plan.key.clone(), plan.expected);
+    let fail = |found: Option<&Item>| condition::failed::<E>(key.clone(), found, expected);
+    write::<E, E>(table, &key, true, update_plan(plan), fail).await
+}
+
+/// Puts the item: a create where there was none, an update of the fields that differ otherwise.
+pub(crate) fn put_plan<'t, E: Entity>(
+    table: &'t Table,
+    prepared: PreparedPut,
+) -> impl FnMut(Option<&Item>) -> Result<Step<()>> + Send + 't {
+    move |old| {
+        let mut new = prepared.item.clone();
+        let revision = old.map_or(AttributeValue::N("1".into()), next_revision);
+        new.insert(REVISION_ATTRIBUTE.into(), revision);
+        let (mut names, mut values) = (prepared.names.clone(), prepared.values.clone());
+        let guard = guard(table, old, &mut names, &mut values);
+        let condition = match &prepared.condition {
+            Some(condition) => format!("{condition} AND {guard}"),
+            None => guard,
+        };
+        let put = Put::builder()
+            .table_name(table.name())
+            .set_item(Some(new.clone()))
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| build_error(table, E::TYPE, e))?;
+        let action = if old.is_some() {
+            AuditAction::Update
+        } else {
+            AuditAction::Create
+        };
+        Ok(Step::Write {
+            write: Box::new(TransactWriteItem::builder().put(put).build()),
+            action,
+            after: Some(new),
+            answer: (),
+        })
+    }
+}
+
+/// `put` of an audited entity.
+pub(crate) async fn put<E: Entity>(table: &Table, prepared: PreparedPut) -> Result<()> {
+    let (key, expected) = (prepared.key.clone(), prepared.expected);
+    let fail = |found: Option<&Item>| match found {
+        None => Error::ConditionFailed {
+            entity: E::TYPE,
+            key: key.clone(),
+            reason: "the write's condition did not hold".into(),
+        },
+        found => condition::failed::<E>(key.clone(), found, expected),
+    };
+    write::<E, ()>(table, &key, true, put_plan::<E>(table, prepared), fail).await
+}
+
+/// A condition expression with its names and values.
+struct Conditions {
+    expression: String,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+/// The condition `#type = :type`, `user`'s and the revision guard, with their names and values.
+fn conditions<E: Entity>(
+    table: &Table,
+    old: &Item,
+    user: Option<&Condition<E>>,
+) -> Result<Conditions> {
+    let mut names = Names::default();
+    let mut expression = String::from("#type = :type");
+    condition::append::<E>(&mut expression, user, None, &mut names)?;
+    let mut names_map: HashMap<String, String> = names.names.into_iter().collect();
+    let mut values: HashMap<String, AttributeValue> = names.values.into_iter().collect();
+    names_map.insert("#type".into(), TYPE_ATTRIBUTE.into());
+    values.insert(":type".into(), AttributeValue::S(E::TYPE.into()));
+    expression.push_str(" AND ");
+    expression.push_str(&guard(table, Some(old), &mut names_map, &mut values));
+    Ok(Conditions {
+        expression,
+        names: names_map,
+        values,
+    })
+}
+
+/// Removes the item where `user` holds, recording every field it had (`Purge` for `purge`,
+/// `Delete` otherwise); nothing where there is no item.
+pub(crate) fn delete_plan<'t, E: Entity>(
+    table: &'t Table,
+    key: ItemKey,
+    user: Option<Condition<E>>,
+    purge: bool,
+) -> impl FnMut(Option<&Item>) -> Result<Step<Option<E>>> + Send + 't {
+    move |old| {
+        let Some(old) = old else {
+            return Ok(Step::Done(None));
+        };
+        if !is_a::<E>(old) {
+            return Err(condition::failed::<E>(key.clone(), Some(old), None));
+        }
+        let Conditions {
+            expression,
+            names,
+            values,
+        } = conditions::<E>(table, old, user.as_ref())?;
+        let delete = Delete::builder()
+            .table_name(table.name())
+            .set_key(Some(item::key_item(key.clone(), table)))
+            .condition_expression(expression)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| build_error(table, E::TYPE, e))?;
+        let action = if purge {
+            AuditAction::Purge
+        } else {
+            AuditAction::Delete
+        };
+        Ok(Step::Write {
+            write: Box::new(TransactWriteItem::builder().delete(delete).build()),
+            action,
+            after: None,
+            answer: Some(item::decode(old.clone(), table)?),
+        })
+    }
+}
+
+/// `delete` (or `purge`) of an audited entity.
+pub(crate) async fn delete<E: Entity>(
+    table: &Table,
+    key: ItemKey,
+    user: Option<Condition<E>>,
+    purge: bool,
+) -> Result<Option<E>> {
+    let fail = |found: Option<&Item>| condition::failed::<E>(key.clone(), found, None);
+    let plan = delete_plan::<E>(table, key.clone(), user, purge);
+    write::<E, Option<E>>(table, &key, true, plan, fail).await
+}
+
+/// Sets the deletion mark (`deleted`) or removes it, recording `Delete` or `Restore`; nothing
+/// where there is no live item to delete, or no deleted item to restore.
+pub(crate) fn mark_plan<'t, E: Entity>(
+    table: &'t Table,
+    key: ItemKey,
+    user: Option<Condition<E>>,
+    deleted: bool,
+) -> impl FnMut(Option<&Item>) -> Result<Step<Option<E>>> + Send + 't {
+    let by = table.audit_context().actor;
+    move |old| {
+        let Some(old) = old else {
+            return Ok(Step::Done(None));
+        };
+        if !is_a::<E>(old) {
+            return Err(condition::failed::<E>(key.clone(), Some(old), None));
+        }
+        if item::is_deleted(old) == deleted {
+            return Ok(Step::Done(None));
+        }
+        let Conditions {
+            expression,
+            mut names,
+            mut values,
+        } = conditions::<E>(table, old, user.as_ref())?;
+        let mut after = old.clone();
+        let revision = next_revision(old);
+        after.insert(REVISION_ATTRIBUTE.into(), revision.clone());
+        names.insert("#revision".into(), REVISION_ATTRIBUTE.into());
+        names.insert("#deleted".into(), item::DELETED_ATTRIBUTE.into());
+        names.insert("#deletedby".into(), item::DELETED_BY_ATTRIBUTE.into());
+        values.insert(":next".into(), revision);
+        let update = if deleted {
+            let mut now = String::with_capacity(24);
+            singletable_keys::write_timestamp(crate::autogen::now(), &mut now);
+            after.insert(
+                item::DELETED_ATTRIBUTE.into(),
+                AttributeValue::S(now.clone()),
+            );
+            values.insert(":at".into(), AttributeValue::S(now));
+            match &by {
+                Some(by) => {
+                    let by = AttributeValue::S(by.clone());
+                    after.insert(item::DELETED_BY_ATTRIBUTE.into(), by.clone());
+                    values.insert(":by".into(), by);
+                    "SET #deleted = :at, #deletedby = :by, #revision = :next"
+                }
+                None => "SET #deleted = :at, #revision = :next REMOVE #deletedby",
+            }
+        } else {
+            after.remove(item::DELETED_ATTRIBUTE);
+            after.remove(item::DELETED_BY_ATTRIBUTE);
+            "SET #revision = :next REMOVE #deleted, #deletedby"
+        };
+        let write = Update::builder()
+            .table_name(table.name())
+            .set_key(Some(item::key_item(key.clone(), table)))
+            .update_expression(update)
+            .condition_expression(expression)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| build_error(table, E::TYPE, e))?;
+        let action = if deleted {
+            AuditAction::Delete
+        } else {
+            AuditAction::Restore
+        };
+        Ok(Step::Write {
+            write: Box::new(TransactWriteItem::builder().update(write).build()),
+            action,
+            answer: Some(item::decode(after.clone(), table)?),
+            after: Some(after),
+        })
+    }
+}
+
+/// Soft delete (`deleted`) or restore of an audited entity; `None` where there was nothing to
+/// do.
+pub(crate) async fn mark<E: Entity>(
+    table: &Table,
+    key: ItemKey,
+    user: Option<Condition<E>>,
+    deleted: bool,
+) -> Result<Option<E>> {
+    let fail = |found: Option<&Item>| condition::failed::<E>(key.clone(), found, None);
+    let plan = mark_plan::<E>(table, key.clone(), user, deleted);
+    write::<E, Option<E>>(table, &key, true, plan, fail).await
+}
