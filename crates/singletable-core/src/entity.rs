@@ -8,8 +8,10 @@ use singletable_keys::Template;
 use time::OffsetDateTime;
 
 use crate::audit::AuditTrail;
+use crate::backfill::Backfill;
 use crate::error::{ItemKey, Result};
 use crate::expr::Condition;
+use crate::item::Item;
 use crate::ops;
 use crate::ops::query::{self, Query};
 use crate::ops::soft_delete::Trashed;
@@ -52,6 +54,20 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     /// Whether every write also writes an audit record, in the same transaction
     /// (`#[entity(audit)]`).
     const AUDITED: bool = false;
+    /// The version of the item layout this struct reads and writes (`#[entity(schema = N)]`;
+    /// 1 when not declared). Items record the version they were written with.
+    const SCHEMA: u32 = 1;
+
+    /// Brings a stored item of schema `from` to schema `from + 1`, in place (the
+    /// `#[entity(upgrade = f)]` function). Reads apply it to every older item before decoding,
+    /// and [`Backfill`](crate::Backfill) writes the upgraded items back.
+    fn upgrade(from: u32, item: &mut Item) -> std::result::Result<(), String> {
+        let _ = item;
+        Err(format!(
+            "`{}` has no upgrade from schema {from}",
+            Self::TYPE
+        ))
+    }
 
     /// The typed key: one field per placeholder of the partition and sort key templates.
     type Key<'k>: EntityKey;
@@ -209,6 +225,11 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     /// The audit trail of the item at `key` of an `#[entity(audit)]` entity, newest first.
     fn audit_trail<'t>(table: &'t Table, key: Self::Key<'_>) -> AuditTrail<'t> {
         AuditTrail::of::<Self>(table, key)
+    }
+
+    /// A backfill that rewrites this entity's items of older schemas at [`SCHEMA`](Self::SCHEMA).
+    fn backfill(table: &Table) -> Backfill<'_, Self> {
+        Backfill::new(table)
     }
 
     /// Every item of this entity, oldest first, through the table's type index.

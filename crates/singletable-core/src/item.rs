@@ -29,6 +29,9 @@ pub const DELETED_BY_ATTRIBUTE: &str = "_deleted_by";
 /// The attribute counting the writes of an audited item: each audited write expects the
 /// revision it read, so an audit record's old values are exactly what the write replaced.
 pub const REVISION_ATTRIBUTE: &str = "_revision";
+/// The attribute recording the entity schema version an item was written with; items of
+/// schema 1 do not carry it.
+pub const SCHEMA_ATTRIBUTE: &str = "_schema";
 
 /// Whether `name` is an attribute the library keeps on items of its own.
 pub(crate) fn is_internal(name: &str) -> bool {
@@ -40,6 +43,7 @@ pub(crate) fn is_internal(name: &str) -> bool {
             | DELETED_ATTRIBUTE
             | DELETED_BY_ATTRIBUTE
             | REVISION_ATTRIBUTE
+            | SCHEMA_ATTRIBUTE
     )
 }
 
@@ -111,6 +115,16 @@ pub fn encode<E: Entity>(
         (TYPE_ATTRIBUTE, AttributeValue::S(E::TYPE.into())),
         (TIMESTAMP_ATTRIBUTE, AttributeValue::S(timestamp)),
     ];
+    // Schema 1 is recorded by the attribute's absence, which keeps the common item plain.
+    if E::SCHEMA > 1 {
+        let schema = AttributeValue::N(E::SCHEMA.to_string());
+        if item.insert(SCHEMA_ATTRIBUTE.into(), schema).is_some() {
+            return Err(Error::ReservedAttribute {
+                entity: E::TYPE,
+                attribute: SCHEMA_ATTRIBUTE.into(),
+            });
+        }
+    }
     for (name, value) in internal {
         if item.insert(name.into(), value).is_some() {
             return Err(Error::ReservedAttribute {
@@ -170,6 +184,15 @@ pub fn decode<E: Entity>(mut item: Item, table: &Table) -> Result<E> {
         sk: take_string(table.sort_key()),
     };
     let item_type = take_string(TYPE_ATTRIBUTE);
+    if item_type != E::TYPE {
+        return Err(Error::Decode {
+            entity: E::TYPE,
+            key,
+            field: TYPE_ATTRIBUTE.into(),
+            message: format!("the item is a `{item_type}`, not a `{}`", E::TYPE),
+        });
+    }
+    upgrade::<E>(&mut item, &key)?;
     item.remove(TIMESTAMP_ATTRIBUTE);
     item.remove(TENANT_TYPE_ATTRIBUTE);
     item.remove(DELETED_ATTRIBUTE);
@@ -184,14 +207,6 @@ pub fn decode<E: Entity>(mut item: Item, table: &Table) -> Result<E> {
             item.remove(&index.sort_key);
         }
     }
-    if item_type != E::TYPE {
-        return Err(Error::Decode {
-            entity: E::TYPE,
-            key,
-            field: TYPE_ATTRIBUTE.into(),
-            message: format!("the item is a `{item_type}`, not a `{}`", E::TYPE),
-        });
-    }
     let entity = codec::from_item(item).map_err(|e| Error::Decode {
         entity: E::TYPE,
         key,
@@ -201,6 +216,40 @@ pub fn decode<E: Entity>(mut item: Item, table: &Table) -> Result<E> {
     // The key carried the scope's tenant; an item that says otherwise is not returned.
     crate::tenant::check_owner(&entity, table)?;
     Ok(entity)
+}
+
+/// The schema version `item` was written with.
+pub(crate) fn schema_of(item: &Item) -> Option<u32> {
+    match item.get(SCHEMA_ATTRIBUTE) {
+        None => Some(1),
+        Some(value) => value.as_n().ok()?.parse().ok(),
+    }
+}
+
+/// Brings `item` from the schema it was written with to `E::SCHEMA`, one version at a time,
+/// and removes the schema attribute. An item of a newer schema than this build knows is refused
+/// rather than read wrong.
+pub(crate) fn upgrade<E: Entity>(item: &mut Item, key: &ItemKey) -> Result<()> {
+    let failed = |message: String| Error::Decode {
+        entity: E::TYPE,
+        key: key.clone(),
+        field: SCHEMA_ATTRIBUTE.into(),
+        message,
+    };
+    let stored =
+        schema_of(item).ok_or_else(|| failed("the schema version is not a number".into()))?;
+    item.remove(SCHEMA_ATTRIBUTE);
+    if stored > E::SCHEMA {
+        return Err(failed(format!(
+            "the item was written with schema {stored}, and this build knows schema {} at most",
+            E::SCHEMA
+        )));
+    }
+    for from in stored..E::SCHEMA {
+        E::upgrade(from, item)
+            .map_err(|message| failed(format!("upgrade from schema {from}: {message}")))?;
+    }
+    Ok(())
 }
 
 /// The attribute names of the table's index `name`, which `E` declares keys for.

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod autogen;
+mod backfill;
 mod batch;
 mod codec;
 mod collection;
@@ -21,6 +22,7 @@ pub mod tenant;
 mod transaction;
 
 pub use audit::{AuditAction, AuditContext, AuditRecord, AuditTrail};
+pub use backfill::{Backfill, BackfillReport, Progress};
 pub use batch::{BatchGet, BatchGot, BatchWrite, Slot};
 pub use collection::{Collection, Joinable, Pool};
 pub use cursor::CursorError;
@@ -46,6 +48,7 @@ pub mod __private {
     pub fn current_tenant<E: crate::Entity>(table: &crate::Table) -> crate::Result<TenantId> {
         crate::tenant::required::<E>(table)
     }
+    pub use crate::item::Item;
     pub use crate::key::{
         render_index, render_index_partition, render_key, render_partition, render_sort,
     };

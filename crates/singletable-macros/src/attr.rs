@@ -3,7 +3,7 @@
 
 use proc_macro2::Span;
 use syn::meta::ParseNestedMeta;
-use syn::{Attribute, Ident, LitStr, Path};
+use syn::{Attribute, Ident, LitInt, LitStr, Path};
 
 use crate::ctxt::Ctxt;
 
@@ -25,6 +25,10 @@ pub struct Container {
     pub soft_delete: bool,
     /// `audit`: every write also writes an audit record.
     pub audit: bool,
+    /// `schema = 2`: the version of the item layout this struct reads and writes.
+    pub schema: Option<LitInt>,
+    /// `upgrade = path::to::fn`: brings an item of an older schema to the next one.
+    pub upgrade: Option<Path>,
     pub rename_all: Option<String>,
     /// `#[serde(default)]` on the struct: absent attributes read as the default.
     pub serde_default: bool,
@@ -134,6 +138,12 @@ impl Container {
                         out.audit = true;
                         return Ok(());
                     }
+                    if meta.path.is_ident("schema") {
+                        return set_once(&meta, &mut out.schema, meta.value()?.parse()?);
+                    }
+                    if meta.path.is_ident("upgrade") {
+                        return set_once(&meta, &mut out.upgrade, meta.value()?.parse()?);
+                    }
                     let slot = if meta.path.is_ident("type") {
                         &mut out.type_name
                     } else if meta.path.is_ident("pk") {
@@ -142,7 +152,7 @@ impl Container {
                         &mut out.sk
                     } else {
                         return Err(meta.error(format!(
-                            "unknown entity attribute `{}`; expected `type`, `pk`, `sk`, `range`, `index`, `soft_delete` or `audit`",
+                            "unknown entity attribute `{}`; expected `type`, `pk`, `sk`, `range`, `index`, `soft_delete`, `audit`, `schema` or `upgrade`",
                             path_text(&meta.path)
                         )));
                     };

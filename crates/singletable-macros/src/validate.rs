@@ -45,6 +45,8 @@ pub struct Keys {
     pub version: Option<usize>,
     /// The `#[entity(ttl)]` field.
     pub ttl: Option<usize>,
+    /// The schema version (1 when not declared).
+    pub schema: u32,
 }
 
 impl Keys {
@@ -152,6 +154,7 @@ pub fn check(cx: &mut Ctxt, entity: &Entity, input: &syn::DeriveInput) -> Option
     }
     let version = version_field(cx, entity, &key_fields);
     let ttl = ttl_field(cx, entity, &key_fields);
+    let schema = schema(cx, entity);
     Some(Keys {
         type_name: type_name?,
         pk,
@@ -161,7 +164,38 @@ pub fn check(cx: &mut Ctxt, entity: &Entity, input: &syn::DeriveInput) -> Option
         tenant,
         version,
         ttl,
+        schema,
     })
+}
+
+/// `schema = N` (from 1) and `upgrade = f`: a schema past 1 needs an upgrade from the older
+/// ones, and an upgrade needs a schema to upgrade to.
+fn schema(cx: &mut Ctxt, entity: &Entity) -> u32 {
+    let attrs = &entity.attrs;
+    let schema = match &attrs.schema {
+        None => 1,
+        Some(lit) => match lit.base10_parse::<u32>() {
+            Ok(n) if n >= 1 => n,
+            _ => {
+                cx.error_spanned_by(lit, "the schema version is a whole number from 1");
+                1
+            }
+        },
+    };
+    match (&attrs.upgrade, &attrs.schema) {
+        (None, Some(lit)) if schema > 1 => cx.error_spanned_by(
+            lit,
+            format!(
+                "items written before schema {schema} need `upgrade = path::to::fn`, a `fn(from: u32, item: &mut Item) -> Result<(), String>` that brings an item of schema `from` to `from + 1`"
+            ),
+        ),
+        (Some(upgrade), _) if schema == 1 => cx.error_spanned_by(
+            upgrade,
+            "`upgrade` needs `schema = N` (N from 2): the version items are upgraded to",
+        ),
+        _ => {}
+    }
+    schema
 }
 
 fn key(cx: &mut Ctxt, entity: &Entity, lit: Option<&LitStr>, which: &str) -> Option<Key> {

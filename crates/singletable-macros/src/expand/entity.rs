@@ -55,6 +55,16 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             const SOFT_DELETE: bool = true;
         )
     });
+    let schema = entity.attrs.upgrade.as_ref().map(|upgrade| {
+        let version = keys.schema;
+        quote! {
+            const SCHEMA: u32 = #version;
+
+            fn upgrade(from: u32, item: &mut #private::Item) -> ::core::result::Result<(), ::std::string::String> {
+                #upgrade(from, item)
+            }
+        }
+    });
     let audit = entity.attrs.audit.then(|| {
         quote!(
             const AUDITED: bool = true;
@@ -124,6 +134,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             #ttl_items
             #soft_delete
             #audit
+            #schema
 
             #stamp_update
             #index_items
