@@ -38,6 +38,8 @@
 //!
 //! [DynamoDB Local]: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/DynamoDBLocal.html
 
+#![warn(missing_docs)]
+
 mod install;
 mod process;
 
