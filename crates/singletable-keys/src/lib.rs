@@ -22,6 +22,8 @@
 //! assert!(template.render(&[&"t1#ORG#x" as &dyn KeyPart, &"42"], '#', &mut key).is_err());
 //! ```
 
+#![warn(missing_docs)]
+
 mod part;
 mod template;
 

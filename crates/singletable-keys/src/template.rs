@@ -32,15 +32,32 @@ pub enum TemplateError {
     /// The template is empty.
     Empty,
     /// A `<` without its `>`.
-    Unclosed { at: usize },
+    Unclosed {
+        /// Byte offset of the `<` in the template text.
+        at: usize,
+    },
     /// A `>` that closes nothing.
-    StrayClose { at: usize },
+    StrayClose {
+        /// Byte offset of the `>` in the template text.
+        at: usize,
+    },
     /// `<>`, or a name that is not an identifier.
-    BadName { name: String },
+    BadName {
+        /// The text between `<` and `>`.
+        name: String,
+    },
     /// Two placeholders in one part: their values could not be told apart when parsing back.
-    AdjacentParams { first: String, second: String },
+    AdjacentParams {
+        /// The first placeholder's name.
+        first: String,
+        /// The name of the placeholder that follows it in the same part.
+        second: String,
+    },
     /// The same placeholder twice.
-    DuplicateParam { name: String },
+    DuplicateParam {
+        /// The repeated placeholder's name.
+        name: String,
+    },
 }
 
 impl fmt::Display for TemplateError {
@@ -75,13 +92,33 @@ impl std::error::Error for TemplateError {}
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KeyError {
     /// A value was refused; `param` names the placeholder.
-    Value { param: String, error: ValueError },
+    Value {
+        /// The name of the placeholder whose value was refused.
+        param: String,
+        /// Why the value was refused.
+        error: ValueError,
+    },
     /// A literal of the template contains the table's separator, so the key would not parse back.
-    LiteralHasSeparator { literal: String, separator: char },
+    LiteralHasSeparator {
+        /// The literal text.
+        literal: String,
+        /// The separator it contains.
+        separator: char,
+    },
     /// The caller passed a different number of values than the template has placeholders.
-    ValueCount { expected: usize, got: usize },
+    ValueCount {
+        /// The number of placeholders in the template.
+        expected: usize,
+        /// The number of values passed.
+        got: usize,
+    },
     /// The rendered key is longer than DynamoDB allows for that key attribute.
-    TooLong { len: usize, max: usize },
+    TooLong {
+        /// The rendered key's length, in bytes.
+        len: usize,
+        /// The longest key DynamoDB allows for the attribute, in bytes.
+        max: usize,
+    },
 }
 
 impl fmt::Display for KeyError {

@@ -38,6 +38,8 @@
 //!
 //! [DynamoDB Local]: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/DynamoDBLocal.html
 
+#![warn(missing_docs)]
+
 mod install;
 mod process;
 
@@ -226,16 +228,28 @@ impl DynamoDbLocal {
         let install_dir = install::ensure_installed()?;
         let mut attempt = 1;
         loop {
-            match Self::launch(&java, &install_dir) {
+            match Self::launch(&java, &install_dir, process::free_port()?) {
                 Err(error) if error.is_port_clash() && attempt < PORT_ATTEMPTS => attempt += 1,
                 result => return result,
             }
         }
     }
 
-    fn launch(java: &Path, install_dir: &Path) -> Result<Self, Error> {
+    /// Like [`DynamoDbLocal::spawn`], on the given port of 127.0.0.1, for a
+    /// DynamoDB Local that other programs reach at a known address.
+    ///
+    /// Fails if the port is taken, rather than reporting whatever else listens there.
+    pub fn spawn_on_port(port: u16) -> Result<Self, Error> {
+        let java = process::find_java()?;
+        let install_dir = install::ensure_installed()?;
+        // Binding first tells a taken port apart from DynamoDB Local answering on it.
+        std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port))
+            .map_err(|source| Error::io(format!("listen on 127.0.0.1:{port}"), source))?;
+        Self::launch(&java, &install_dir, port)
+    }
+
+    fn launch(java: &Path, install_dir: &Path, port: u16) -> Result<Self, Error> {
         let started = Instant::now();
-        let port = process::free_port()?;
         let endpoint = format!("http://127.0.0.1:{port}");
         // Dropped on every error path below, which stops Java.
         let mut child = JavaProcess::spawn(java, install_dir, port)?;

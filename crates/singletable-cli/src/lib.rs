@@ -1,0 +1,143 @@
+//! The `singletable` command, for day-to-day work against a single table, local or on AWS.
+//!
+//! ```text
+//! singletable local [--port N]
+//! singletable create-table --file table.toml [--table NAME]
+//! singletable inspect [--table NAME] [--file table.toml] [--partition PK] [--limit N]
+//!                     [--format table|json]
+//! ```
+//!
+//! Every command takes `--endpoint URL` (default: `$DYNAMODB_ENDPOINT`, else AWS) and
+//! `--region` (default: the environment or AWS config, else `us-east-1` with an endpoint).
+//! With an endpoint and no `AWS_ACCESS_KEY_ID`, dummy credentials are used, as DynamoDB Local
+//! needs some, and requests time out after a few seconds.
+//!
+//! - `local` starts DynamoDB Local (installing it into a cache folder the first time, see
+//!   `singletable-local`), prints its endpoint as one line, such as `http://127.0.0.1:8000`,
+//!   and runs until Ctrl-C or SIGTERM.
+//! - `create-table` creates the table a description file describes, with the runtime's
+//!   `Table::create_table`, and prints what it created.
+//! - `inspect` reads one partition (`--partition`, a Query) or the whole table (a Scan),
+//!   following every page, and prints the items grouped by `_type`. Each item's keys are
+//!   parsed back into their parameters: with the entity's templates from `--file`
+//!   (`tenant_id = t1, organization_id = o1, id = a`), otherwise by splitting the key on the
+//!   separator into literal and value (`TENANT = t1, ORG = o1`). `--format json` prints one
+//!   document, `{ "TEAM": [ { "pk": …, "sk": …, "keys": {…}, "item": {…} } ] }`, with
+//!   attribute values as plain JSON.
+//!
+//! Errors are printed as one line on standard error, such as
+//! `error: table `Orders` does not exist at http://127.0.0.1:8000`, and the exit code is 1.
+//!
+//! # The table description file
+//!
+//! TOML. Only `name` is needed by `create-table` (unless `--table` is given); the entities are
+//! what `inspect` parses keys with.
+//!
+//! ```toml
+//! name = "MultiTenantApp"          # the table; --table overrides it
+//! partition_key = "pk"             # default "pk"
+//! sort_key = "sk"                  # default "sk"
+//! separator = "#"                  # default "#"; joins key parts
+//! type_index = "TypeIndex"         # optional GSI on _type / _timestamp
+//! tenant_type_index = "TenantTypeIndex"  # optional GSI on _tenant_type / _timestamp
+//! ttl_attribute = "expiresAt"      # optional; time to live is turned on for it
+//!
+//! [[index]]                        # any number of further GSIs, string keys
+//! name = "ByEmail"
+//! partition_key = "gsi1pk"
+//! sort_key = "gsi1sk"
+//!
+//! [[entity]]                       # any number; `type` is the items' `_type`
+//! type = "TEAM"
+//! pk = "TENANT#<tenant_id>#ORG#<organization_id>"
+//! sk = "TEAM#<id>"                 # optional
+//! ```
+//!
+//! Unknown fields are refused, so that a misspelt one is not silently ignored; templates are
+//! checked with the same grammar as `#[entity(...)]`. `examples/table.toml` in this crate is a
+//! complete example.
+//!
+//! # As a library
+//!
+//! [`Cli`] is the parsed command line and [`run`] executes it; each command is also a public
+//! async function ([`create_table`], [`inspect`]) taking a [`Target`] made by
+//! [`Connection::connect`], and [`TableFile`] reads a description into a `Table`.
+
+#![warn(missing_docs)]
+
+mod connect;
+mod create;
+mod describe;
+mod error;
+mod inspect;
+mod local;
+
+pub use connect::{Connection, Target};
+pub use create::{create_table, CreateTableArgs};
+pub use describe::{table_name, EntityFile, IndexFile, TableFile};
+pub use error::{Error, Result};
+pub use inspect::{inspect, parse_key, Format, InspectArgs};
+pub use local::{local, LocalArgs};
+
+/// The command line.
+#[derive(clap::Parser, Clone, Debug)]
+#[command(
+    name = "singletable",
+    version,
+    about = "Work with a single-table DynamoDB design"
+)]
+pub struct Cli {
+    /// Where to send requests.
+    #[command(flatten)]
+    pub connection: Connection,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands. Each is a variant here, an arm in [`run`] and a module of its own.
+#[derive(clap::Subcommand, Clone, Debug)]
+pub enum Command {
+    /// Run DynamoDB Local in the foreground and print its endpoint
+    Local(LocalArgs),
+    /// Create a table from a description file
+    CreateTable(CreateTableArgs),
+    /// Print a partition or the whole table, grouped by type, with keys parsed
+    Inspect(InspectArgs),
+}
+
+/// Runs the command, printing its output to standard output.
+pub fn run(cli: Cli) -> Result<()> {
+    let stdout = std::io::stdout();
+    let out = &mut stdout.lock();
+    match &cli.command {
+        Command::Local(args) => local(args, out),
+        Command::CreateTable(args) => {
+            let file = TableFile::load(&args.file)?;
+            let name = table_name(args.table.as_deref(), Some(&file))?;
+            runtime()?.block_on(async {
+                let target = cli.connection.connect().await?;
+                create_table(&target, &file, &name, out).await.map(drop)
+            })
+        }
+        Command::Inspect(args) => {
+            let file = args.file.as_deref().map(TableFile::load).transpose()?;
+            let name = table_name(args.table.as_deref(), file.as_ref())?;
+            runtime()?.block_on(async {
+                let target = cli.connection.connect().await?;
+                inspect(&target, &name, file.as_ref(), args, out).await
+            })
+        }
+    }
+}
+
+/// The runtime every command runs on; one thread is plenty for a command line tool.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            action: "cannot start the async runtime",
+            source,
+        })
+}
