@@ -497,3 +497,27 @@ async fn a_field_stored_under_a_key_attribute_name_is_refused() {
     );
     assert!(raw_items(&table).await.is_empty());
 }
+
+#[tokio::test]
+async fn put_never_replaces_an_item_of_another_type() {
+    let table = table("putother").await;
+    let org = Organization::create(&table, new_org("t1", "Acme"))
+        .await
+        .unwrap();
+    let mut other = raw_items(&table).await.remove(0);
+    other.insert("_type".into(), s("SOMETHING_ELSE"));
+    table
+        .client()
+        .put_item()
+        .table_name(table.name())
+        .set_item(Some(other.clone()))
+        .send()
+        .await
+        .unwrap();
+    let err = org.put(&table).await.unwrap_err();
+    assert!(
+        matches!(err, singletable::Error::ConditionFailed { .. }),
+        "{err:?}"
+    );
+    assert_eq!(raw_items(&table).await, [other], "the other item is untouched");
+}

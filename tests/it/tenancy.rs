@@ -133,6 +133,10 @@ async fn each_tenant_reads_only_its_own_items() {
         assert!(listed.iter().all(|n| n.tenant_id == "A"));
     })
     .await;
+
+    // A one-shot operation made outside the scope reads the tenant when awaited inside it.
+    let one = tenant::scope("B", Note::get(&table, NoteKey { id: "2" })).await;
+    assert_eq!(one.unwrap().unwrap().tenant_id, "B");
 }
 
 #[tokio::test]

@@ -41,7 +41,8 @@ pub trait Collection: Joinable {
         table: &Table,
         key: <Self::Root as Entity>::Key<'_>,
     ) -> impl Future<Output = Result<Option<Self>>> + Send {
-        get::<Self>(table, key.item_key(table))
+        // The key is rendered when awaited, inside the caller's tenant scope.
+        async move { get::<Self>(table, key.item_key(table)).await }
     }
 }
 

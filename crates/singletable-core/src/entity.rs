@@ -126,7 +126,8 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
 
     /// Reads the item at `key`, or `None`.
     fn get(table: &Table, key: Self::Key<'_>) -> impl Future<Output = Result<Option<Self>>> + Send {
-        ops::get::get::<Self>(table, key.item_key(table), false)
+        // The key is rendered when awaited, inside the caller's tenant scope.
+        async move { ops::get::get::<Self>(table, key.item_key(table), false).await }
     }
 
     /// Like [`get`](Self::get), returning a soft-deleted item too.
@@ -134,13 +135,15 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
         table: &Table,
         key: Self::Key<'_>,
     ) -> impl Future<Output = Result<Option<Self>>> + Send {
-        ops::get::get::<Self>(table, key.item_key(table), true)
+        // The key is rendered when awaited, inside the caller's tenant scope.
+        async move { ops::get::get::<Self>(table, key.item_key(table), true).await }
     }
 
     /// Brings back a soft-deleted item and returns it ([`Error::NotFound`](crate::Error::NotFound)
     /// when there is no deleted item at `key`).
     fn restore(table: &Table, key: Self::Key<'_>) -> impl Future<Output = Result<Self>> + Send {
-        ops::soft_delete::restore::<Self>(table, key.item_key(table))
+        // The key is rendered when awaited, inside the caller's tenant scope.
+        async move { ops::soft_delete::restore::<Self>(table, key.item_key(table)).await }
     }
 
     /// The soft-deleted items of one partition, most recently deleted first, with when and by
@@ -149,7 +152,8 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
         table: &Table,
         partition: Self::Partition<'_>,
     ) -> impl Future<Output = Result<Vec<Trashed<Self>>>> + Send {
-        ops::soft_delete::trash::<Self>(table, partition.partition_key(table))
+        // The key is rendered when awaited, inside the caller's tenant scope.
+        async move { ops::soft_delete::trash::<Self>(table, partition.partition_key(table)).await }
     }
 
     /// Purges the items of one partition that were soft-deleted before `cutoff` (for example
@@ -159,7 +163,11 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
         partition: Self::Partition<'_>,
         cutoff: OffsetDateTime,
     ) -> impl Future<Output = Result<usize>> + Send {
-        ops::soft_delete::empty_trash::<Self>(table, partition.partition_key(table), cutoff)
+        // The key is rendered when awaited, inside the caller's tenant scope.
+        async move {
+            ops::soft_delete::empty_trash::<Self>(table, partition.partition_key(table), cutoff)
+                .await
+        }
     }
 
     /// Removes the item at `key` for good, deleted or not; returns it, or `None`.
@@ -167,10 +175,12 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
         table: &Table,
         key: Self::Key<'_>,
     ) -> impl Future<Output = Result<Option<Self>>> + Send {
-        ops::delete::delete::<Self>(table, key.item_key(table), None, true)
+        // The key is rendered when awaited, inside the caller's tenant scope.
+        async move { ops::delete::delete::<Self>(table, key.item_key(table), None, true).await }
     }
 
-    /// Writes the entity, replacing any item of this type at its key. A versioned entity is
+    /// Writes the entity, replacing the item of this type at its key (an item of another type
+    /// there is left alone: [`Error::ConditionFailed`](crate::Error::ConditionFailed)). A versioned entity is
     /// written only over the version it holds (or where there is no item), and stored with the
     /// next version; otherwise the write fails with
     /// [`Error::VersionConflict`](crate::Error::VersionConflict).
@@ -193,7 +203,8 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
         table: &Table,
         key: Self::Key<'_>,
     ) -> impl Future<Output = Result<Option<Self>>> + Send {
-        ops::delete::delete::<Self>(table, key.item_key(table), None, false)
+        // The key is rendered when awaited, inside the caller's tenant scope.
+        async move { ops::delete::delete::<Self>(table, key.item_key(table), None, false).await }
     }
 
     /// Deletes the item at `key` only where `condition` holds; returns it, or `None` when there
@@ -204,7 +215,10 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
         key: Self::Key<'_>,
         condition: Condition<Self>,
     ) -> impl Future<Output = Result<Option<Self>>> + Send {
-        ops::delete::delete::<Self>(table, key.item_key(table), Some(condition), false)
+        // The key is rendered when awaited, inside the caller's tenant scope.
+        async move {
+            ops::delete::delete::<Self>(table, key.item_key(table), Some(condition), false).await
+        }
     }
 
     /// Starts an update of the item at `key`. The update fails with [`Error::NotFound`] rather

@@ -147,12 +147,11 @@ impl<'t> Transaction<'t> {
             self.defer::<E, _>(key, audit::put_plan::<E>(self.table, prepared));
             return Ok(self);
         }
-        let has_condition = prepared.condition.is_some();
         let put = Put::builder()
             .table_name(self.table.name())
             .set_item(Some(prepared.item))
-            .set_condition_expression(prepared.condition)
-            .set_expression_attribute_names(has_condition.then_some(prepared.names))
+            .condition_expression(prepared.condition)
+            .set_expression_attribute_names(Some(prepared.names))
             .set_expression_attribute_values(
                 (!prepared.values.is_empty()).then_some(prepared.values),
             )

@@ -341,10 +341,7 @@ pub(crate) fn put_plan<'t, E: Entity>(
         new.insert(REVISION_ATTRIBUTE.into(), revision);
         let (mut names, mut values) = (prepared.names.clone(), prepared.values.clone());
         let guard = guard(table, old, &mut names, &mut values);
-        let condition = match &prepared.condition {
-            Some(condition) => format!("{condition} AND {guard}"),
-            None => guard,
-        };
+        let condition = format!("{} AND {guard}", prepared.condition);
         let put = Put::builder()
             .table_name(table.name())
             .set_item(Some(new.clone()))

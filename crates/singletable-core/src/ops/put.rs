@@ -18,7 +18,7 @@ use crate::table::Table;
 pub(crate) struct PreparedPut {
     pub(crate) key: ItemKey,
     pub(crate) item: Item,
-    pub(crate) condition: Option<String>,
+    pub(crate) condition: String,
     pub(crate) names: HashMap<String, String>,
     pub(crate) values: HashMap<String, AttributeValue>,
     pub(crate) expected: Option<u64>,
@@ -36,7 +36,13 @@ pub(crate) fn prepare<E: Entity>(
     let key = entity.key().item_key(table)?;
     let mut item = item::encode(entity, key.clone(), autogen::now(), table)?;
     let mut names = Names::default();
-    let mut clauses = Vec::new();
+    // A key template shared by mistake must not let one entity replace another's item.
+    let pk = names.name(table.partition_key());
+    let item_type = names.name(item::TYPE_ATTRIBUTE);
+    let this_type = names.value(AttributeValue::S(E::TYPE.into()));
+    let mut clauses = vec![format!(
+        "(attribute_not_exists({pk}) OR {item_type} = {this_type})"
+    )];
     if let Some(user) = user {
         clauses.push(condition::render(user, &mut names)?);
     }
@@ -60,7 +66,7 @@ pub(crate) fn prepare<E: Entity>(
     Ok(PreparedPut {
         key,
         item,
-        condition: (!clauses.is_empty()).then(|| clauses.join(" AND ")),
+        condition: clauses.join(" AND "),
         names: names.names.into_iter().collect(),
         values: names.values.into_iter().collect(),
         expected,
@@ -88,14 +94,13 @@ pub(crate) async fn put<E: Entity>(
         expected,
     } = prepare(table, entity, user.as_ref())?;
     let span = span(table, "PutItem", E::TYPE);
-    let has_condition = condition.is_some();
     let request = table
         .client()
         .put_item()
         .table_name(table.name())
         .set_item(Some(item))
-        .set_condition_expression(condition)
-        .set_expression_attribute_names(has_condition.then_some(names))
+        .condition_expression(condition)
+        .set_expression_attribute_names(Some(names))
         .set_expression_attribute_values((!values.is_empty()).then_some(values))
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .set_return_consumed_capacity(capacity_request(&span));
