@@ -519,5 +519,9 @@ async fn put_never_replaces_an_item_of_another_type() {
         matches!(err, singletable::Error::ConditionFailed { .. }),
         "{err:?}"
     );
-    assert_eq!(raw_items(&table).await, [other], "the other item is untouched");
+    assert_eq!(
+        raw_items(&table).await,
+        [other],
+        "the other item is untouched"
+    );
 }

@@ -5,6 +5,8 @@
 //! singletable create-table --file table.toml [--table NAME]
 //! singletable inspect [--table NAME] [--file table.toml] [--partition PK] [--limit N]
 //!                     [--format table|json]
+//! singletable backfill --type TYPE [--table NAME] [--file table.toml] [--segments N]
+//!                      [--concurrency N] [--checkpoint PATH]
 //! ```
 //!
 //! Every command takes `--endpoint URL` (default: `$DYNAMODB_ENDPOINT`, else AWS) and
@@ -24,6 +26,10 @@
 //!   separator into literal and value (`TENANT = t1, ORG = o1`). `--format json` prints one
 //!   document, `{ "TEAM": [ { "pk": …, "sk": …, "keys": {…}, "item": {…} } ] }`, with
 //!   attribute values as plain JSON.
+//! - `backfill` rewrites the items of one entity written with an older schema (see the
+//!   runtime's `Backfill`): a parallel scan, bounded writes, a progress line on a terminal, a
+//!   resumable `--checkpoint`, and the counts at the end. Upgrades are Rust functions, so only
+//!   a binary that registers its entities can run it: [`run_with`] with [`Entities`].
 //!
 //! Errors are printed as one line on standard error, such as
 //! `error: table `Orders` does not exist at http://127.0.0.1:8000`, and the exit code is 1.
@@ -65,6 +71,7 @@
 
 #![warn(missing_docs)]
 
+mod backfill;
 mod connect;
 mod create;
 mod describe;
@@ -72,6 +79,7 @@ mod error;
 mod inspect;
 mod local;
 
+pub use backfill::{backfill, BackfillArgs, Entities};
 pub use connect::{Connection, Target};
 pub use create::{create_table, CreateTableArgs};
 pub use describe::{table_name, EntityFile, IndexFile, TableFile};
@@ -104,12 +112,19 @@ pub enum Command {
     CreateTable(CreateTableArgs),
     /// Print a partition or the whole table, grouped by type, with keys parsed
     Inspect(InspectArgs),
+    /// Rewrite the items of an entity written with an older schema
+    Backfill(BackfillArgs),
 }
 
-/// Runs the command, printing its output to standard output.
+/// Runs the command, printing its output to standard output. No entity is registered for
+/// `backfill`; see [`run_with`].
 pub fn run(cli: Cli) -> Result<()> {
     let stdout = std::io::stdout();
-    let out = &mut stdout.lock();
+    run_with(cli, &Entities::new(), &mut stdout.lock())
+}
+
+/// Runs the command with the entities `backfill` can upgrade, printing to `out`.
+pub fn run_with(cli: Cli, entities: &Entities, out: &mut dyn std::io::Write) -> Result<()> {
     match &cli.command {
         Command::Local(args) => local(args, out),
         Command::CreateTable(args) => {
@@ -126,6 +141,14 @@ pub fn run(cli: Cli) -> Result<()> {
             runtime()?.block_on(async {
                 let target = cli.connection.connect().await?;
                 inspect(&target, &name, file.as_ref(), args, out).await
+            })
+        }
+        Command::Backfill(args) => {
+            let file = args.file.as_deref().map(TableFile::load).transpose()?;
+            let name = table_name(args.table.as_deref(), file.as_ref())?;
+            runtime()?.block_on(async {
+                let target = cli.connection.connect().await?;
+                backfill(&target, &name, file.as_ref(), entities, args, out).await
             })
         }
     }

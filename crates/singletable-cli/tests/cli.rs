@@ -518,3 +518,97 @@ fn a_bad_description_file_names_the_line() {
         "{error}"
     );
 }
+
+/// Schema 2 of items first written as `{ id, name }`.
+#[derive(singletable::Entity, serde::Serialize, serde::Deserialize, Debug)]
+#[entity(type = "PROFILE", pk = "PROFILE#<id>", sk = "#PROFILE", schema = 2, upgrade = split_name)]
+#[serde(rename_all = "camelCase")]
+struct Profile {
+    id: String,
+    first_name: String,
+    last_name: String,
+}
+
+fn split_name(_from: u32, item: &mut singletable::item::Item) -> Result<(), String> {
+    let name = match item.remove("name") {
+        Some(AttributeValue::S(name)) => name,
+        other => return Err(format!("`name` is {other:?}")),
+    };
+    let (first, last) = name.split_once(' ').unwrap_or((&name, ""));
+    item.insert("firstName".into(), s(first));
+    item.insert("lastName".into(), s(last));
+    Ok(())
+}
+
+#[tokio::test]
+async fn backfill_in_the_stock_binary_says_how_to_register_entities() {
+    let (_, table) = fresh_table("clibackfill").await;
+    let output = singletable(&["backfill", "--type", "PROFILE", "--table", &table]);
+    let message = stderr(&output);
+    assert!(message.contains("knows no entity"), "{message}");
+    assert!(message.contains("run_with"), "{message}");
+}
+
+#[tokio::test]
+async fn backfill_upgrades_a_registered_entity_and_prints_the_counts() {
+    use clap::Parser;
+
+    let (client, table) = fresh_table("clibackfill").await;
+    for i in 0..30 {
+        let id = format!("{i:02}");
+        put(
+            &client,
+            &table,
+            &[
+                ("pk", s(&format!("PROFILE#{id}"))),
+                ("sk", s("#PROFILE")),
+                ("_type", s("PROFILE")),
+                ("id", s(&id)),
+                ("name", s(&format!("Ada{i} Lovelace"))),
+            ],
+        )
+        .await;
+    }
+    let args = [
+        "singletable",
+        "--endpoint",
+        &endpoint(),
+        "backfill",
+        "--type",
+        "PROFILE",
+        "--table",
+        &table,
+        "--segments",
+        "3",
+    ]
+    .map(str::to_owned);
+    let (result, out) = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        let entities = singletable_cli::Entities::new().entity::<Profile>();
+        let result =
+            singletable_cli::run_with(singletable_cli::Cli::parse_from(args), &entities, &mut out);
+        (result, String::from_utf8(out).expect("UTF-8 output"))
+    })
+    .await
+    .expect("the command runs");
+    result.expect("the backfill succeeds");
+    assert!(
+        out.contains("scanned 30, upgraded 30, already current 0, failed 0"),
+        "{out}"
+    );
+
+    let items = client
+        .scan()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap();
+    assert_eq!(items.len(), 30);
+    for item in &items {
+        assert_eq!(item["_schema"], AttributeValue::N("2".into()));
+        assert!(!item.contains_key("name"));
+        assert_eq!(item["lastName"], s("Lovelace"));
+    }
+}
