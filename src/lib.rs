@@ -140,6 +140,8 @@
 //! | `range(name = "by_status", begins_with = "STATUS#<status>#")` | a named range query; the operator is one of `eq`, `begins_with`, `between`, `lt`, `le`, `gt`, `ge` (see [Queries](#queries)) |
 //! | `index(name = "GSI1", query = "by_owner", pk = "OWNER#<owner>", sk = "PROJECT#<id>")` | keys this entity writes into the table's secondary index `GSI1`, and the query function `by_owner` that reads it |
 //! | `soft_delete` | `delete` marks items instead of removing them (see [Lifecycle](#lifecycle)) |
+//! | `audit` | every write also writes an audit record, in the same transaction (see [Audit trail](#audit-trail)) |
+//! | `schema = 2, upgrade = path::to::fn` | the item layout version, and the upgrade of older items (see [Schema versions](#schema-versions)) |
 //!
 //! On a field, `#[entity(...)]` takes:
 //!
@@ -824,10 +826,109 @@
 //! # }
 //! ```
 //!
-//! ## Audit trail and schema versions
+//! ## Audit trail
 //!
-//! This section will describe the audit trail and schema versions once they are part of the
-//! crate.
+//! With `#[entity(audit)]`, every create, update, put, delete, restore and purge of the entity
+//! also writes an [`AuditRecord`], in the same `TransactWriteItems` as the change: a change
+//! without its record, or a record without its change, cannot exist. A record names the action,
+//! each changed field with its old and new value, the actor and request id the table's
+//! [`audit_context`](TableBuilder::audit_context) provider returns, and the time. Records live
+//! in a partition of their own per entity (`TENANT#<tenant>#<TYPE>#<id>`, sort key
+//! `AUDIT#<timestamp>#<revision>`, as in dynamodb-provider's audit log), are listed newest first
+//! by [`Entity::audit_trail`] or [`AuditTrail::by_id`], and expire after
+//! [`audit_retention`](TableBuilder::audit_retention) through time to live.
+//!
+//! The old values come from a consistent read just before the write, and the write holds only
+//! over the revision it read (an internal `_revision`); when another writer came between, the
+//! write is read and made again. A failed condition writes neither the change nor a record.
+//! Audited entities can be written in a [`Transaction`] (which then carries their records) but
+//! not in a [`BatchWrite`], which cannot.
+//!
+//! ## Schema versions
+//!
+//! `#[entity(schema = 2, upgrade = path::to::fn)]` declares the version of the item layout the
+//! struct reads and writes, and a `fn(from: u32, item: &mut Item) -> Result<(), String>` that
+//! brings a stored item of schema `from` to `from + 1`. Items record their schema (`_schema`,
+//! absent for schema 1); reads upgrade older items before decoding, and refuse items of a newer
+//! schema than the build knows. [`Backfill`] rewrites older items for good: a parallel scan,
+//! bounded writes that change only what the upgrade changed (held to the old values, so a
+//! concurrent write is never overwritten), a checkpoint file it resumes from, and counts of what
+//! it scanned, upgraded and could not upgrade. The `singletable backfill` command runs it with a
+//! progress line.
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//! use singletable::prelude::*;
+//! use singletable::{AuditAction, AuditContext};
+//!
+//! #[derive(Entity, Serialize, Deserialize, Debug, Clone)]
+//! #[entity(type = "ACCOUNT", pk = "ACCOUNT#<id>", sk = "#ACCOUNT", audit, soft_delete)]
+//! pub struct Account {
+//!     pub id: String,
+//!     pub plan: String,
+//!     pub seats: i64,
+//! }
+//!
+//! /// Schema 1 of `PROFILE` items had one `name`; schema 2 splits it.
+//! #[derive(Entity, Serialize, Deserialize, Debug, Clone, PartialEq)]
+//! #[entity(type = "PROFILE", pk = "PROFILE#<id>", sk = "#PROFILE", schema = 2, upgrade = split_name)]
+//! pub struct Profile {
+//!     pub id: String,
+//!     pub first: String,
+//!     pub last: String,
+//! }
+//!
+//! fn split_name(from: u32, item: &mut singletable::item::Item) -> Result<(), String> {
+//!     use aws_sdk_dynamodb::types::AttributeValue::S;
+//!     let Some(S(name)) = item.remove("name") else {
+//!         return Err(format!("a schema {from} profile without a `name`"));
+//!     };
+//!     let (first, last) = name.split_once(' ').unwrap_or((&name, ""));
+//!     item.insert("first".into(), S(first.into()));
+//!     item.insert("last".into(), S(last.into()));
+//!     Ok(())
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let local = singletable_local::DynamoDbLocal::shared()?;
+//! # let client = local.client().await;
+//! # let table_name = singletable_local::unique_table_name("doc-audit");
+//! let table = Table::builder(client, table_name)
+//!     .audit_context(|| AuditContext { actor: Some("alice".into()), request_id: None })
+//!     .build();
+//! table.create_table().await?;
+//!
+//! let account = Account::create(&table, NewAccount { id: "a".into(), plan: "free".into(), seats: 1 }).await?;
+//! Account::update(&table, account.key()).set_plan("pro").add_seats(4).send().await?;
+//! Account::delete(&table, account.key()).await?;
+//!
+//! let trail = Account::audit_trail(&table, account.key()).all().await?;
+//! let actions: Vec<_> = trail.iter().map(|r| r.action).collect();
+//! assert_eq!(actions, [AuditAction::Delete, AuditAction::Update, AuditAction::Create]);
+//! let update = &trail[1];
+//! assert_eq!(update.changes.len(), 2, "plan and seats");
+//! assert_eq!(update.changes["seats"].old_as::<i64>()?, Some(1));
+//! assert_eq!(update.changes["seats"].new_as::<i64>()?, Some(5));
+//! assert_eq!(update.actor.as_deref(), Some("alice"));
+//! let trash = Account::trash(&table, AccountPartition { id: "a" }).await?;
+//! assert_eq!(trash[0].deleted_by.as_deref(), Some("alice"));
+//!
+//! // A schema 1 item, as an older build wrote it.
+//! # use aws_sdk_dynamodb::types::AttributeValue::S;
+//! table.client().put_item().table_name(table.name())
+//!     .item("pk", S("PROFILE#1".into())).item("sk", S("#PROFILE".into()))
+//!     .item("_type", S("PROFILE".into()))
+//!     .item("id", S("1".into())).item("name", S("Grace Hopper".into()))
+//!     .send().await?;
+//! let read = Profile::get(&table, ProfileKey { id: "1" }).await?;
+//! assert_eq!(read.map(|p| p.last), Some("Hopper".to_owned()), "upgraded on read");
+//!
+//! let report = Profile::backfill(&table).segments(2).run().await?;
+//! assert_eq!((report.progress.scanned, report.progress.upgraded), (1, 1));
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # Errors
 //!

@@ -8,6 +8,7 @@ mod crud;
 mod index;
 mod model;
 mod query;
+mod saas;
 mod schema;
 mod soft_delete;
 mod tenancy;

@@ -176,7 +176,7 @@ impl<'t> Transaction<'t> {
             self.defer::<E, _>(key, audit::update_plan(plan));
             return Ok(self);
         }
-        let built = plan.render(None)?;
+        let built = plan.into_built()?;
         let action = UpdateAction::builder()
             .table_name(self.table.name())
             .set_key(Some(item::key_item(built.key.clone(), self.table)))

@@ -348,7 +348,7 @@ impl<'t, E: Entity> Update<'t, E> {
         if E::AUDITED {
             return crate::audit::update(plan).await;
         }
-        let built = plan.render(None)?;
+        let built = plan.into_built()?;
         let (table, key, expected) = (built.table, built.key, built.expected);
         let span = span(table, "UpdateItem", E::TYPE);
         let request = table
@@ -396,8 +396,21 @@ impl<'t, E: Entity> Plan<'t, E> {
     /// and the write holds only over that revision; `Built::after` is then the item as it will
     /// be stored.
     pub(crate) fn render(&self, snapshot: Option<&Item>) -> Result<Built<'t>> {
+        self.render_actions(self.actions.clone(), snapshot)
+    }
+
+    /// Renders the update once, moving its actions rather than copying them.
+    pub(crate) fn into_built(mut self) -> Result<Built<'t>> {
+        let actions = std::mem::take(&mut self.actions);
+        self.render_actions(actions, None)
+    }
+
+    fn render_actions(
+        &self,
+        mut actions: Vec<(Cow<'static, str>, Action)>,
+        snapshot: Option<&Item>,
+    ) -> Result<Built<'t>> {
         let table = self.table;
-        let mut actions = self.actions.clone();
         let mut after = None;
         let mut names = Names::default();
         let mut condition = String::from("attribute_exists(#pk) AND #type = :type");
