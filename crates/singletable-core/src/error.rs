@@ -25,17 +25,30 @@ impl fmt::Display for ItemKey {
 pub enum Error {
     /// `create` found an item at the key already; nothing was written.
     #[error("{entity} {key} already exists")]
-    AlreadyExists { entity: &'static str, key: ItemKey },
+    AlreadyExists {
+        /// The entity type (its `_type`) the operation was on.
+        entity: &'static str,
+        /// The key of the item.
+        key: ItemKey,
+    },
 
     /// The operation needs an existing item and there is none; nothing was written.
     #[error("{entity} {key} does not exist")]
-    NotFound { entity: &'static str, key: ItemKey },
+    NotFound {
+        /// The entity type (its `_type`) the operation was on.
+        entity: &'static str,
+        /// The key of the item.
+        key: ItemKey,
+    },
 
     /// A condition of the request did not hold; nothing was written.
     #[error("condition failed on {entity} {key}: {reason}")]
     ConditionFailed {
+        /// The entity type (its `_type`) the operation was on.
         entity: &'static str,
+        /// The key of the item.
         key: ItemKey,
+        /// Why, in words.
         reason: String,
     },
 
@@ -43,9 +56,13 @@ pub enum Error {
     /// Nothing was written.
     #[error("{entity} {key} is at version {}, not {expected}", found.map_or("(none)".to_string(), |v| v.to_string()))]
     VersionConflict {
+        /// The entity type (its `_type`) the operation was on.
         entity: &'static str,
+        /// The key of the item.
         key: ItemKey,
+        /// The version the write expected.
         expected: u64,
+        /// The version the item holds (`None`: no item, or no version).
         found: Option<u64>,
     },
 
@@ -53,55 +70,73 @@ pub enum Error {
     /// control character, or the key is too long).
     #[error("invalid key for {entity}: {source}")]
     InvalidKey {
+        /// The entity type (its `_type`) the operation was on.
         entity: &'static str,
+        /// The cause.
         #[source]
         source: KeyError,
     },
 
     /// A tenant-scoped entity was used outside a tenant scope; nothing was sent.
-    #[error("{entity} is tenant-scoped and no tenant scope is set; run the operation in `tenant::scope`")]
-    MissingTenant { entity: &'static str },
+    #[error("{entity} is tenant-scoped and no tenant scope is set; run the operation, and make its update or query builder, inside `tenant::scope`")]
+    MissingTenant {
+        /// The entity type (its `_type`) the operation was on.
+        entity: &'static str,
+    },
 
     /// An entity's tenant field differs from the tenant scope (an entity of another tenant was
     /// passed to `put`, or an item read back carries another tenant); nothing was written or
     /// returned.
     #[error("{entity} belongs to tenant `{found}`, not to the current tenant `{expected}`")]
     TenantMismatch {
+        /// The entity type (its `_type`) the operation was on.
         entity: &'static str,
+        /// The tenant of the scope.
         expected: String,
+        /// The tenant of the entity or item.
         found: String,
     },
 
     /// An item read from the table does not decode into the entity.
     #[error("{entity} {key}: cannot decode{}: {message}", in_field(.field))]
     Decode {
+        /// The entity type (its `_type`) the operation was on.
         entity: &'static str,
+        /// The key of the item.
         key: ItemKey,
         /// Path of the field that failed (`address.city`); empty when the item as a whole failed
         /// (a missing field, named in the message).
         field: String,
+        /// The cause, in words.
         message: String,
     },
 
     /// A value does not encode into a DynamoDB attribute.
     #[error("{entity}: cannot encode {field}: {message}")]
     Encode {
+        /// The entity type (its `_type`) the operation was on.
         entity: &'static str,
+        /// Which field, or `the entity`.
         field: String,
+        /// The cause, in words.
         message: String,
     },
 
     /// A field is stored under an attribute name that the table keeps for itself.
     #[error("{entity}: a field is stored as `{attribute}`, an attribute the table reserves for keys or metadata")]
     ReservedAttribute {
+        /// The entity type (its `_type`) the operation was on.
         entity: &'static str,
+        /// The reserved attribute name.
         attribute: String,
     },
 
     /// A page cursor was refused: altered, from another query, or pointing outside the query.
     #[error("invalid cursor for {entity}: {source}")]
     InvalidCursor {
+        /// The entity type (its `_type`) the operation was on.
         entity: &'static str,
+        /// The cause.
         #[source]
         source: crate::cursor::CursorError,
     },
@@ -110,7 +145,9 @@ pub enum Error {
     /// a consistent read on an index).
     #[error("invalid request for {entity}: {reason}")]
     InvalidRequest {
+        /// The entity type (its `_type`) the operation was on.
         entity: &'static str,
+        /// Why, in words.
         reason: String,
     },
 
@@ -118,35 +155,51 @@ pub enum Error {
     /// read). Everything else in the batch was.
     #[error("{operation} left {} item(s) unprocessed after retries, first {}", items.len(), items.first().map_or(String::new(), |(entity, key)| format!("{entity} {key}")))]
     Unprocessed {
+        /// The DynamoDB operation, such as `BatchWriteItem`.
         operation: &'static str,
+        /// The entity type and key of each item left undone.
         items: Vec<(&'static str, ItemKey)>,
     },
 
     /// A transaction was canceled and wrote nothing; one reason per failing action.
     #[error("transaction canceled: {}", reasons.iter().map(|r| format!("action {} ({} {}): {}", r.index, r.entity, r.key, r.code)).collect::<Vec<_>>().join("; "))]
     TransactionCanceled {
+        /// The reason of each failing action, in action order.
         reasons: Vec<crate::transaction::CancelReason>,
     },
 
     /// A DynamoDB limit would be exceeded; nothing was sent.
     #[error("{entity}: {got} {what} exceed DynamoDB's limit of {limit}")]
     Limit {
+        /// The entity type (its `_type`) the operation was on.
         entity: &'static str,
+        /// What was counted.
         what: &'static str,
+        /// DynamoDB's limit.
         limit: usize,
+        /// How many there were.
         got: usize,
     },
 
     /// An update with nothing to change.
     #[error("update of {entity} {key} changes no field")]
-    EmptyUpdate { entity: &'static str, key: ItemKey },
+    EmptyUpdate {
+        /// The entity type (its `_type`) the operation was on.
+        entity: &'static str,
+        /// The key of the item.
+        key: ItemKey,
+    },
 
     /// The request failed in the SDK or in DynamoDB.
     #[error("{operation} on table `{table}` for {entity} failed: {}", aws_sdk_dynamodb::error::DisplayErrorContext(.source))]
     Sdk {
+        /// The DynamoDB operation, such as `BatchWriteItem`.
         operation: &'static str,
+        /// The table name.
         table: String,
+        /// The entity type (its `_type`) the operation was on.
         entity: &'static str,
+        /// The cause.
         #[source]
         source: Box<aws_sdk_dynamodb::Error>,
     },

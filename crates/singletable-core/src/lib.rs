@@ -3,6 +3,8 @@
 //!
 //! Use it through the `singletable` crate, which re-exports this one with the derive macros.
 
+#![warn(missing_docs)]
+
 pub mod audit;
 pub mod autogen;
 mod backfill;
