@@ -120,12 +120,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let restored = as_user("grace", Document::restore(&table, key)).await?;
     println!("restored: {} {:?}", restored.title, restored.tags);
 
-    // Builders (updates, queries, trails) read the tenant when they are made: make them inside
-    // the scope.
-    let trail = as_user("ada", async {
-        Document::audit_trail(&table, key).all().await
-    })
-    .await?;
+    let trail = as_user("ada", Document::audit_trail(&table, key).all()).await?;
     println!("audit trail of {}, newest first:", doc.id);
     print_trail(&trail);
     let update = trail

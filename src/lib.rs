@@ -543,11 +543,9 @@
 //! The scope is a tokio task-local: concurrent requests never see each other's tenant, and
 //! [`tenant::spawn`] carries it into a spawned task.
 //!
-//! An operation that takes a key or a partition (and `list_all`) renders it, reading the
-//! tenant, as soon as it is called; `create` and `put` read the tenant when awaited. So call
-//! operations inside the scope: `tenant::scope(id, async { Note::get(&table, key).await })`,
-//! not `tenant::scope(id, Note::get(&table, key))`, which renders the key before the scope is
-//! open and fails with [`Error::MissingTenant`].
+//! Keys and partitions are rendered, and the tenant read, when an operation runs rather than
+//! when it is built: `tenant::scope(id, Note::get(&table, key))` and
+//! `tenant::scope(id, Note::query(&table, partition).all())` both run in `id`'s scope.
 //!
 //! ```
 //! use serde::{Deserialize, Serialize};

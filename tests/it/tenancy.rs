@@ -134,9 +134,24 @@ async fn each_tenant_reads_only_its_own_items() {
     })
     .await;
 
-    // A one-shot operation made outside the scope reads the tenant when awaited inside it.
+    // Operations and builders made outside the scope read the tenant when they run inside it.
     let one = tenant::scope("B", Note::get(&table, NoteKey { id: "2" })).await;
     assert_eq!(one.unwrap().unwrap().tenant_id, "B");
+    let query = Note::query(&table, NotePartition::default()).all();
+    let all = tenant::scope("B", query).await.unwrap();
+    assert!(all.len() == 3 && all.iter().all(|n| n.tenant_id == "B"));
+    let listed = tenant::scope("B", Note::list_all(&table).all())
+        .await
+        .unwrap();
+    assert!(listed.len() == 3 && listed.iter().all(|n| n.tenant_id == "B"));
+    let titled = Note::by_title(&table, NoteByTitle { title: "same" }).all();
+    assert_eq!(tenant::scope("B", titled).await.unwrap().len(), 3);
+    let update = Note::update(&table, NoteKey { id: "2" })
+        .set_title("B's")
+        .send();
+    assert_eq!(tenant::scope("B", update).await.unwrap().tenant_id, "B");
+    let untouched = tenant::scope("A", Note::get(&table, NoteKey { id: "2" })).await;
+    assert_ne!(untouched.unwrap().unwrap().title, "B's");
 }
 
 #[tokio::test]

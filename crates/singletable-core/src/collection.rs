@@ -12,6 +12,7 @@ use crate::entity::{Entity, EntityKey};
 use crate::error::{Error, ItemKey, Result};
 use crate::item::{self, Item, TYPE_ATTRIBUTE};
 use crate::keys::KeyPart;
+use crate::later::Later;
 use crate::ops::query::{Query, SortKey};
 use crate::table::Table;
 use crate::Template;
@@ -72,7 +73,7 @@ async fn get<C: Collection>(table: &Table, key: Result<ItemKey>) -> Result<Optio
     // When every joined entity's sort key extends the root's (a team and `TEAM#<id>#MEMBER#..`),
     // the root's sort key narrows the query; otherwise the whole partition is read.
     let narrow = sort_keys.iter().all(|t| t.extends(root_sort_key));
-    let mut query = Query::<C::Root>::partition(table, Ok(key.pk.clone())).any_type();
+    let mut query = Query::<C::Root>::partition(table, Later::ready(Ok(key.pk.clone()))).any_type();
     if narrow {
         query = query.sort_key(SortKey::BeginsWith(key.sk.clone()));
     }

@@ -12,6 +12,7 @@ use crate::backfill::Backfill;
 use crate::error::{ItemKey, Result};
 use crate::expr::Condition;
 use crate::item::Item;
+use crate::later::Later;
 use crate::ops;
 use crate::ops::query::{self, Query};
 use crate::ops::soft_delete::Trashed;
@@ -224,20 +225,31 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     /// Starts an update of the item at `key`. The update fails with [`Error::NotFound`] rather
     /// than create an item when there is none.
     ///
+    /// The key is rendered when the update is sent, in the tenant scope it is sent in.
+    ///
     /// [`Error::NotFound`]: crate::Error::NotFound
-    fn update<'t>(table: &'t Table, key: Self::Key<'_>) -> Self::Update<'t> {
-        Self::Update::from(Update::new(table, key.item_key(table)))
+    fn update<'t>(table: &'t Table, key: Self::Key<'t>) -> Self::Update<'t>
+    where
+        Self::Key<'t>: 't,
+    {
+        Self::Update::from(Update::new(table, Later::new(move |t| key.item_key(t))))
     }
 
     /// Starts a query of this entity's items in one partition. Items of other entities that
-    /// share the partition are never returned.
-    fn query<'t>(table: &'t Table, partition: Self::Partition<'_>) -> Self::Query<'t> {
-        let pk = partition.partition_key(table);
+    /// share the partition are never returned. The partition is rendered when the query runs.
+    fn query<'t>(table: &'t Table, partition: Self::Partition<'t>) -> Self::Query<'t>
+    where
+        Self::Partition<'t>: 't,
+    {
+        let pk = Later::new(move |t| partition.partition_key(t));
         Self::Query::from(Query::partition(table, pk))
     }
 
     /// The audit trail of the item at `key` of an `#[entity(audit)]` entity, newest first.
-    fn audit_trail<'t>(table: &'t Table, key: Self::Key<'_>) -> AuditTrail<'t> {
+    fn audit_trail<'t>(table: &'t Table, key: Self::Key<'t>) -> AuditTrail<'t>
+    where
+        Self::Key<'t>: 't,
+    {
         AuditTrail::of::<Self>(table, key)
     }
 

@@ -17,6 +17,7 @@ mod error;
 mod expr;
 pub mod item;
 mod key;
+mod later;
 mod ops;
 mod schema;
 mod table;
@@ -31,6 +32,7 @@ pub use cursor::CursorError;
 pub use entity::{Entity, EntityKey, IndexKeys, PartitionKey};
 pub use error::{Error, ItemKey, Result};
 pub use expr::{Condition, Field};
+pub use later::Later;
 pub use ops::query::{Page, Query, SortKey};
 pub use ops::soft_delete::Trashed;
 pub use ops::update::{SerializeWith, Update};
@@ -56,8 +58,8 @@ pub mod __private {
     };
     pub use crate::{
         Collection, Condition, Entity, EntityKey, Error, Field, IndexKeys, ItemKey, Joinable,
-        KeyPart, Page, PartitionKey, Pool, Query, Result, SerializeWith, SortKey, Table, Template,
-        Update,
+        KeyPart, Later, Page, PartitionKey, Pool, Query, Result, SerializeWith, SortKey, Table,
+        Template, Update,
     };
     pub use futures::Stream;
     pub use singletable_keys::Segment;

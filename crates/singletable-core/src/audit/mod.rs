@@ -26,6 +26,7 @@ use crate::cursor::{self, CursorError, Fingerprint};
 use crate::entity::{Entity, EntityKey};
 use crate::error::{Error, ItemKey, Result};
 use crate::item::{self, Item, TIMESTAMP_ATTRIBUTE, TYPE_ATTRIBUTE};
+use crate::later::Later;
 use crate::ops::query::Page;
 use crate::ops::sdk_error;
 use crate::table::Table;
@@ -327,13 +328,18 @@ fn record<E: Entity>(
 pub struct AuditTrail<'t> {
     table: &'t Table,
     entity: &'static str,
-    pk: Result<String>,
+    /// Rendered when the trail is read, in the tenant scope it is read in.
+    pk: Later<'t, String>,
 }
 
 impl<'t> AuditTrail<'t> {
     /// The trail of `E`'s item at `key`.
-    pub fn of<E: Entity>(table: &'t Table, key: E::Key<'_>) -> Self {
-        let pk = key.item_key(table).and_then(|key| {
+    pub fn of<E: Entity>(table: &'t Table, key: E::Key<'t>) -> Self
+    where
+        E::Key<'t>: 't,
+    {
+        let pk = Later::new(move |table| {
+            let key = key.item_key(table)?;
             let (tenant, id) = identify::<E>(&key, table)?;
             Ok(trail_partition(table, tenant.as_deref(), E::TYPE, &id))
         });
@@ -348,23 +354,22 @@ impl<'t> AuditTrail<'t> {
     /// than the tenant, joined by the separator), in the current tenant scope if there is one:
     /// dynamodb-provider's `getEntityAuditTrail(entityType, entityId)`.
     pub fn by_id(table: &'t Table, entity_type: &str, entity_id: &str) -> Self {
-        let tenant = crate::tenant::current().or_else(|| table.resolve_tenant());
-        let pk = trail_partition(
-            table,
-            tenant.as_ref().map(|t| t.as_str()),
-            entity_type,
-            entity_id,
-        );
+        let (entity_type, entity_id) = (entity_type.to_owned(), entity_id.to_owned());
+        let pk = Later::new(move |table| {
+            let tenant = crate::tenant::current().or_else(|| table.resolve_tenant());
+            let tenant = tenant.as_ref().map(|t| t.as_str());
+            Ok(trail_partition(table, tenant, &entity_type, &entity_id))
+        });
         AuditTrail {
             table,
             entity: AUDIT_TYPE,
-            pk: Ok(pk),
+            pk,
         }
     }
 
     /// Every record, newest first.
     pub async fn all(self) -> Result<Vec<AuditRecord>> {
-        let pk = self.pk?;
+        let pk = self.pk.make(self.table)?;
         let mut records = Vec::new();
         let mut start = None;
         loop {
@@ -380,7 +385,7 @@ impl<'t> AuditTrail<'t> {
     /// Up to `size` records, newest first, from `cursor` (a page's `cursor`; `None`: the start).
     pub async fn page(self, size: usize, cursor: Option<&str>) -> Result<Page<AuditRecord>> {
         let (table, entity) = (self.table, self.entity);
-        let pk = self.pk?;
+        let pk = self.pk.make(table)?;
         let fingerprint = Fingerprint::of(&[b"audit", pk.as_bytes()]);
         let start = match cursor {
             Some(text) => {

@@ -15,6 +15,7 @@ use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::expr::{Condition, Names};
 use crate::item::{self, Item, TENANT_TYPE_ATTRIBUTE, TIMESTAMP_ATTRIBUTE, TYPE_ATTRIBUTE};
+use crate::later::Later;
 use crate::table::Table;
 
 /// A condition on the sort key, on rendered key text.
@@ -96,7 +97,8 @@ enum Source {
 #[derive(Debug)]
 pub struct Query<'t, E> {
     table: &'t Table,
-    source: Source,
+    /// Made when the query runs, in the tenant scope it runs in.
+    source: Later<'t, Source>,
     sort: Option<SortKey>,
     filter: Option<Condition<E>>,
     limit: Option<usize>,
@@ -112,68 +114,27 @@ pub struct Query<'t, E> {
 }
 
 impl<'t, E: Entity> Query<'t, E> {
-    /// Items of `E` in the partition `pk` (already rendered, or the error rendering it gave).
-    pub fn partition(table: &'t Table, pk: Result<String>) -> Self {
-        let (source, error) = match pk {
-            Ok(pk) => (Source::Partition(pk), None),
-            Err(e) => (Source::Partition(String::new()), Some(e)),
-        };
-        Query::new(table, source, error)
+    /// Items of `E` in the partition `pk`, rendered when the query runs.
+    pub fn partition(table: &'t Table, pk: Later<'t, String>) -> Self {
+        let source = Later::new(move |table| pk.make(table).map(Source::Partition));
+        Query::new(table, source, None)
     }
 
-    /// Items of `E` in the partition `pk` of the secondary index `index`.
-    pub fn index(table: &'t Table, index: &'static str, pk: Result<String>) -> Self {
-        let (source, error) = match pk {
-            Ok(pk) => (Source::Index(index, pk), None),
-            Err(e) => (Source::Index(index, String::new()), Some(e)),
-        };
-        Query::new(table, source, error)
+    /// Items of `E` in the partition `pk` of the secondary index `index`, rendered when the
+    /// query runs.
+    pub fn index(table: &'t Table, index: &'static str, pk: Later<'t, String>) -> Self {
+        let source = Later::new(move |table| pk.make(table).map(|pk| Source::Index(index, pk)));
+        Query::new(table, source, None)
     }
 
     /// Every item of `E`, oldest first, through the table's type index.
     /// For a tenant-scoped entity, the current tenant's items through the tenant type index:
     /// the type index alone is not keyed by tenant, so it is never read for such an entity.
     pub fn type_index(table: &'t Table) -> Self {
-        if E::TENANT_PARAM.is_some() {
-            let source = crate::tenant::required::<E>(table).and_then(|tenant| {
-                let tenant = tenant.as_str();
-                singletable_keys::check_value(tenant, table.separator()).map_err(|error| {
-                    Error::InvalidKey {
-                        entity: E::TYPE,
-                        source: singletable_keys::KeyError::Value {
-                            param: "tenant".into(),
-                            error,
-                        },
-                    }
-                })?;
-                match table.tenant_type_index() {
-                    Some(_) => Ok(Source::TenantTypeIndex(item::tenant_type::<E>(
-                        tenant, table,
-                    ))),
-                    None => Err(Error::InvalidRequest {
-                        entity: E::TYPE,
-                        reason:
-                            "the entity is tenant-scoped: listing it needs a tenant type index; \
-                                 declare it with `Table::builder(..).tenant_type_index(name)`"
-                                .into(),
-                    }),
-                }
-            });
-            return match source {
-                Ok(source) => Query::new(table, source, None),
-                Err(error) => Query::new(table, Source::TypeIndex, Some(error)),
-            };
-        }
-        let error = table.type_index().is_none().then(|| Error::InvalidRequest {
-            entity: E::TYPE,
-            reason:
-                "the table has no type index; declare it with `Table::builder(..).type_index(name)`"
-                    .into(),
-        });
-        Query::new(table, Source::TypeIndex, error)
+        Query::new(table, Later::new(type_index_source::<E>), None)
     }
 
-    fn new(table: &'t Table, source: Source, error: Option<Error>) -> Self {
+    fn new(table: &'t Table, source: Later<'t, Source>, error: Option<Error>) -> Self {
         Query {
             table,
             source,
@@ -387,8 +348,9 @@ impl<'t, E: Entity> Query<'t, E> {
         }
         let table = self.table;
         table.admit::<E>()?;
+        let source = self.source.make(table)?;
         let mut names = Names::default();
-        let (index, partition_attribute, partition_value, sort_attribute) = match &self.source {
+        let (index, partition_attribute, partition_value, sort_attribute) = match &source {
             Source::Partition(pk) => (None, table.partition_key(), pk.clone(), table.sort_key()),
             Source::Index(name, pk) => {
                 let (pk_attribute, sk_attribute) = item::index_attributes::<E>(table, name)?;
@@ -423,7 +385,7 @@ impl<'t, E: Entity> Query<'t, E> {
         }
 
         let mut filter = String::new();
-        let typed_by_key = matches!(self.source, Source::TypeIndex | Source::TenantTypeIndex(_));
+        let typed_by_key = matches!(source, Source::TypeIndex | Source::TenantTypeIndex(_));
         if !self.any_type && !typed_by_key {
             // A partition holds several entities, some with overlapping sort-key prefixes.
             let type_name = names.name(TYPE_ATTRIBUTE);
@@ -571,6 +533,44 @@ impl Prepared<'_> {
             return Err(invalid(CursorError::OutsideQuery));
         }
         Ok(key)
+    }
+}
+
+/// Where a type index listing of `E` reads: for a tenant-scoped entity, the tenant type index
+/// partition of the current tenant.
+fn type_index_source<E: Entity>(table: &Table) -> Result<Source> {
+    if E::TENANT_PARAM.is_none() {
+        return match table.type_index() {
+            Some(_) => Ok(Source::TypeIndex),
+            None => Err(Error::InvalidRequest {
+                entity: E::TYPE,
+                reason: "the table has no type index; declare it with \
+                         `Table::builder(..).type_index(name)`"
+                    .into(),
+            }),
+        };
+    }
+    let tenant = crate::tenant::required::<E>(table)?;
+    let tenant = tenant.as_str();
+    singletable_keys::check_value(tenant, table.separator()).map_err(|error| {
+        Error::InvalidKey {
+            entity: E::TYPE,
+            source: singletable_keys::KeyError::Value {
+                param: "tenant".into(),
+                error,
+            },
+        }
+    })?;
+    match table.tenant_type_index() {
+        Some(_) => Ok(Source::TenantTypeIndex(item::tenant_type::<E>(
+            tenant, table,
+        ))),
+        None => Err(Error::InvalidRequest {
+            entity: E::TYPE,
+            reason: "the entity is tenant-scoped: listing it needs a tenant type index; \
+                     declare it with `Table::builder(..).tenant_type_index(name)`"
+                .into(),
+        }),
     }
 }
 

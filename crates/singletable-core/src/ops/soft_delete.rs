@@ -18,6 +18,7 @@ use crate::entity::Entity;
 use crate::error::{Error, ItemKey, Result};
 use crate::expr::{Condition, Names};
 use crate::item::{self, DELETED_ATTRIBUTE, DELETED_BY_ATTRIBUTE, TYPE_ATTRIBUTE};
+use crate::later::Later;
 use crate::table::Table;
 
 /// Marks the item at `key` deleted (where `user` holds); returns it, or `None` when there is no
@@ -111,7 +112,7 @@ pub struct Trashed<E> {
 
 /// The deleted items of the partition `pk`, most recently deleted first.
 pub(crate) async fn trash<E: Entity>(table: &Table, pk: Result<String>) -> Result<Vec<Trashed<E>>> {
-    let mut items = Query::<E>::partition(table, pk)
+    let mut items = Query::<E>::partition(table, Later::ready(pk))
         .only_deleted()
         .items()
         .await?;
@@ -147,7 +148,7 @@ pub(crate) async fn empty_trash<E: Entity>(
 ) -> Result<usize> {
     let mut before = String::with_capacity(24);
     singletable_keys::write_timestamp(cutoff, &mut before);
-    let items = Query::<E>::partition(table, pk)
+    let items = Query::<E>::partition(table, Later::ready(pk))
         .only_deleted()
         .items()
         .await?;

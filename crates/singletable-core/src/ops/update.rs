@@ -20,6 +20,7 @@ use crate::error::{Error, ItemKey, Result};
 use crate::expr::{Condition, Names};
 use crate::item::{self, Item, REVISION_ATTRIBUTE, TYPE_ATTRIBUTE};
 use crate::key;
+use crate::later::Later;
 use crate::table::Table;
 use crate::{KeyPart, Template};
 
@@ -71,7 +72,8 @@ enum Action {
 #[derive(Debug)]
 pub struct Update<'t, E> {
     table: &'t Table,
-    key: Result<ItemKey>,
+    /// Rendered when the update is sent, in the tenant scope it is sent in.
+    key: Later<'t, ItemKey>,
     actions: Vec<(Cow<'static, str>, Action)>,
     /// Key-part text of the fields set here that secondary index keys are made of; `None`
     /// for a field set to `None`.
@@ -83,7 +85,7 @@ pub struct Update<'t, E> {
 }
 
 impl<'t, E: Entity> Update<'t, E> {
-    pub(crate) fn new(table: &'t Table, key: Result<ItemKey>) -> Self {
+    pub(crate) fn new(table: &'t Table, key: Later<'t, ItemKey>) -> Self {
         Update {
             table,
             key,
@@ -318,7 +320,8 @@ impl<'t, E: Entity> Update<'t, E> {
         self.table.admit::<E>()?;
         let changes_a_field = !self.actions.is_empty();
         E::stamp_update(&mut self, autogen::now());
-        let key = std::mem::replace(&mut self.key, Ok(ItemKey::default()))?;
+        let key = std::mem::replace(&mut self.key, Later::ready(Ok(ItemKey::default())));
+        let key = key.make(self.table)?;
         if let Some(error) = self.error.take() {
             return Err(error);
         }

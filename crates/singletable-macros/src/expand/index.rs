@@ -139,12 +139,13 @@ pub fn expand(entity: &Entity, keys: &Keys) -> TokenStream {
                 #[doc = #query_doc]
                 #vis fn #query<'t>(
                     table: &'t #private::Table,
-                    partition: #partition<'_>,
+                    partition: #partition<'t>,
                 ) -> #private::Query<'t, #ident> {
-                    let pk = (|| {
+                    // Rendered when the query runs, in the tenant scope it runs in.
+                    let pk = #private::Later::new(move |table| {
                         #bind
                         #private::render_index_partition::<#ident>(#i, #values, table.separator())
-                    })();
+                    });
                     #private::Query::index(table, #name, pk)
                 }
             }
