@@ -9,8 +9,10 @@
 //! BENCH_OPS=get,update cargo bench --bench roundtrip
 //! ```
 //!
-//! Operations: `create`, `get`, `update`, and `noise` (the raw create measured against itself:
-//! how far from 1.00 two identical sides land on this machine). All four run by default.
+//! Operations: `create`, `get`, `update`, `audited` (an update of an `#[entity(audit)]` entity:
+//! a consistent read, then the update and its audit record in one transaction, against the same
+//! requests written by hand), and `noise` (the raw create measured against itself: how far from
+//! 1.00 two identical sides land on this machine). All run by default.
 //!
 //! DynamoDB Local is started by `singletable-local` (or `DYNAMODB_ENDPOINT` is used). The Java
 //! server is another process, so only this process's CPU is counted: the sum of `sum_exec_runtime`
@@ -76,6 +78,137 @@ fn main() {
     runtime
         .block_on(run(local, rounds))
         .expect("benchmark runs");
+}
+
+/// The team of `common`, audited: stored as `TEAM` items that carry a revision.
+#[derive(Entity, serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
+#[entity(
+    type = "TEAM",
+    pk = "TENANT#<tenant_id>#ORG#<organization_id>",
+    sk = "TEAM#<id>",
+    audit
+)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditedTeam {
+    #[entity(autogen = uuid)]
+    pub id: String,
+    pub tenant_id: String,
+    pub organization_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub plan: Plan,
+    pub max_users: i64,
+    #[entity(autogen = count)]
+    pub member_count: i64,
+    #[entity(autogen = timestamp)]
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: time::OffsetDateTime,
+    #[entity(autogen(on_update = timestamp))]
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub updated_at: Option<time::OffsetDateTime>,
+}
+
+async fn ours_audited_update(table: &Table, team: &Team, name: &str) -> Result<AuditedTeam> {
+    let key = AuditedTeamKey {
+        tenant_id: &team.tenant_id,
+        organization_id: &team.organization_id,
+        id: &team.id,
+    };
+    Ok(AuditedTeam::update(table, key)
+        .set_name(name)
+        .add_member_count(1)
+        .send()
+        .await?)
+}
+
+/// What a user of the plain SDK writes for the same audited update: read the item, write the
+/// change held to its revision together with a record of the old and new values.
+async fn raw_audited_update(client: &Client, table: &str, team: &Team, name: &str) -> Result<Team> {
+    use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+
+    let key = raw_key(team)?;
+    let old = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key.clone()))
+        .consistent_read(true)
+        .send()
+        .await?
+        .item
+        .ok_or("the team exists")?;
+    let n = |v: &AttributeValue| v.as_n().ok().and_then(|n| n.parse::<i64>().ok());
+    let revision = old.get("_revision").and_then(n).unwrap_or(0);
+    let count = old.get("memberCount").and_then(n).ok_or("a count")? + 1;
+    let now = now_millis();
+    let (updated_at, timestamp) = (now.format(&Rfc3339)?, now.format(&Rfc3339)?);
+    let changed = [
+        ("name", AttributeValue::S(name.to_owned())),
+        ("memberCount", AttributeValue::N(count.to_string())),
+        ("updatedAt", AttributeValue::S(updated_at)),
+    ];
+    let mut new = old.clone();
+    let mut changes = HashMap::new();
+    let mut update = Update::builder()
+        .table_name(table)
+        .set_key(Some(key.clone()))
+        .update_expression("SET #a0 = :u0, #a1 = :u1, #a2 = :u2, #revision = :next")
+        .condition_expression("attribute_exists(#pk) AND #type = :type AND #revision = :revision")
+        .expression_attribute_names("#pk", "pk")
+        .expression_attribute_names("#type", "_type")
+        .expression_attribute_names("#revision", "_revision")
+        .expression_attribute_values(":type", AttributeValue::S("TEAM".into()))
+        .expression_attribute_values(":revision", AttributeValue::N(revision.to_string()))
+        .expression_attribute_values(":next", AttributeValue::N((revision + 1).to_string()))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    for (i, (field, value)) in changed.into_iter().enumerate() {
+        update = update
+            .expression_attribute_names(format!("#a{i}"), field)
+            .expression_attribute_values(format!(":u{i}"), value.clone());
+        let mut pair = HashMap::from([("new".to_owned(), value.clone())]);
+        if let Some(old) = old.get(field) {
+            pair.insert("old".to_owned(), old.clone());
+        }
+        if old.get(field) != Some(&value) {
+            changes.insert(field.to_owned(), AttributeValue::M(pair));
+        }
+        new.insert(field.to_owned(), value);
+    }
+    let s = |text: &str| AttributeValue::S(text.to_owned());
+    let id = format!("{}#{}#{}", team.tenant_id, team.organization_id, team.id);
+    let record = HashMap::from([
+        ("pk".to_owned(), s(&format!("TEAM#{id}"))),
+        (
+            "sk".to_owned(),
+            s(&format!("AUDIT#{timestamp}#{:010}", revision + 1)),
+        ),
+        ("_type".to_owned(), s("AUDIT_LOG")),
+        ("_timestamp".to_owned(), s(&timestamp)),
+        ("id".to_owned(), s(&uuid::Uuid::new_v4().to_string())),
+        ("entityType".to_owned(), s("TEAM")),
+        ("entityId".to_owned(), s(&id)),
+        ("entityKey".to_owned(), AttributeValue::M(key)),
+        ("action".to_owned(), s("update")),
+        ("changes".to_owned(), AttributeValue::M(changes)),
+        ("timestamp".to_owned(), s(&timestamp)),
+        (
+            "revision".to_owned(),
+            AttributeValue::N((revision + 1).to_string()),
+        ),
+    ]);
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(record))
+        .condition_expression("attribute_not_exists(#pk)")
+        .expression_attribute_names("#pk", "pk")
+        .build()?;
+    client
+        .transact_write_items()
+        .transact_items(TransactWriteItem::builder().update(update.build()?).build())
+        .transact_items(TransactWriteItem::builder().put(put).build())
+        .send()
+        .await?;
+    new.remove("_revision");
+    Ok(hand_decode(new)?)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -374,7 +507,8 @@ async fn run(local: &DynamoDbLocal, rounds: usize) -> Result<()> {
     }
     let (name, client) = (name.as_str(), &client);
 
-    let ops = std::env::var("BENCH_OPS").unwrap_or_else(|_| "create,get,update,noise".into());
+    let ops =
+        std::env::var("BENCH_OPS").unwrap_or_else(|_| "create,get,update,audited,noise".into());
     let wanted = |op: &str| ops.split(',').any(|o| o.trim() == op);
     let started = Instant::now();
     let mut results = Vec::new();
@@ -392,6 +526,18 @@ async fn run(local: &DynamoDbLocal, rounds: usize) -> Result<()> {
         let sides = compare!(rounds, |i| ours: ours_update(&table, &pool[i % POOL], NAMES[i % 2]).await?,
             raw: raw_update(client, name, &pool[i % POOL], NAMES[i % 2]).await?);
         results.push(("update (set + add, ALL_NEW)", sides));
+    }
+    if wanted("audited") {
+        // Its own items: audited writes keep a revision the plain ones above do not move.
+        let mut audited = Vec::with_capacity(POOL);
+        for i in 0..POOL {
+            let team = raw_create(client, name, new_team(i)).await?;
+            ours_audited_update(&table, &team, NAMES[0]).await?;
+            audited.push(team);
+        }
+        let sides = compare!(rounds, |i| ours: ours_audited_update(&table, &audited[i % POOL], NAMES[i % 2]).await?,
+            raw: raw_audited_update(client, name, &audited[i % POOL], NAMES[i % 2]).await?);
+        results.push(("audited update (read + transaction of 2)", sides));
     }
     // The noise floor: the raw create against itself, measured the same way.
     if wanted("noise") {
