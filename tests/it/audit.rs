@@ -343,6 +343,22 @@ async fn transactions_carry_the_records_of_audited_writes() {
         );
         let a = Account::get(&table, a.key()).await.unwrap().unwrap();
         assert_eq!(a.seats, 2);
+
+        // Creating what exists fails at once, without a record.
+        let mut tx = Transaction::new(&table);
+        tx.create::<Account>(account("b")).unwrap();
+        let (result, requests) = crate::count_requests(tx.send()).await;
+        assert_eq!(requests, 1, "no read, no retry");
+        match result.unwrap_err() {
+            Error::TransactionCanceled { reasons } => {
+                assert_eq!(reasons.len(), 1, "{reasons:?}");
+                assert_eq!(reasons[0].index, 0);
+                assert_eq!(reasons[0].code, "ConditionalCheckFailed");
+            }
+            other => panic!("expected a cancellation, got {other:?}"),
+        }
+        let trail = Account::audit_trail(&table, b.key()).all().await.unwrap();
+        assert_eq!(trail.len(), 1);
     })
     .await;
 }

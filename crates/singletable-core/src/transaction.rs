@@ -111,8 +111,16 @@ impl<'t> Transaction<'t> {
         let key = entity.key().item_key(self.table)?;
         let item = item::encode(&entity, key.clone(), now, self.table)?;
         if E::AUDITED {
+            // A create needs no read: there is no old item, so its record is made now.
             let plan = audit::create_plan::<E>(self.table, item);
-            self.defer::<E, _>(key, plan);
+            let writes = audit::deferred::<E, _>(self.table, key.clone(), plan)(None)?;
+            for (i, write) in writes.into_iter().enumerate() {
+                let (entity, key) = match i {
+                    0 => (E::TYPE, key.clone()),
+                    _ => (audit::AUDIT_TYPE, self.key_of(&write)),
+                };
+                self.push(entity, key, write);
+            }
             return Ok(entity);
         }
         let put = Put::builder()
@@ -275,6 +283,14 @@ impl<'t> Transaction<'t> {
             key,
             action: Action::Ready(Box::new(action)),
         });
+    }
+
+    /// The key of the item a put writes.
+    fn key_of(&self, write: &TransactWriteItem) -> ItemKey {
+        write
+            .put()
+            .map(|put| item::item_key_of(put.item(), self.table))
+            .unwrap_or_default()
     }
 
     fn defer<E: Entity, T>(
