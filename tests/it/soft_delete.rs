@@ -136,3 +136,29 @@ async fn emptying_the_trash_purges_only_items_deleted_before_the_cutoff() {
     assert_eq!(trash, ["kept"]);
     assert_eq!(raw_items(&table).await.len(), 2);
 }
+
+#[tokio::test]
+async fn a_transaction_soft_deletes_a_live_item_and_refuses_a_missing_one() {
+    let table = table("softtx").await;
+    let a = Doc::create(&table, doc("a")).await.unwrap();
+    let mut tx = singletable::Transaction::new(&table);
+    tx.delete::<Doc>(a.key()).unwrap();
+    tx.send().await.unwrap();
+    assert_eq!(Doc::get(&table, a.key()).await.unwrap(), None);
+    assert_eq!(
+        Doc::get_including_deleted(&table, a.key()).await.unwrap(),
+        Some(a.clone()),
+        "marked, not removed"
+    );
+
+    for id in ["a", "missing"] {
+        let mut tx = singletable::Transaction::new(&table);
+        tx.delete::<Doc>(DocKey { folder: "f", id }).unwrap();
+        let err = tx.send().await.unwrap_err();
+        assert!(
+            matches!(err, singletable::Error::TransactionCanceled { .. }),
+            "{id}: {err:?}"
+        );
+    }
+    assert_eq!(raw_items(&table).await.len(), 1);
+}

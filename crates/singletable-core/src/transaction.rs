@@ -202,7 +202,10 @@ impl<'t> Transaction<'t> {
         Ok(self)
     }
 
-    /// Deletes the item of `E` at `key` (an absent item is no failure).
+    /// Deletes the item of `E` at `key` (an absent item is no failure). A `soft_delete` entity's
+    /// item is marked deleted instead, as [`Entity::delete`] does; unless the entity is also
+    /// audited (its write is then made from a read), the mark needs a live item there, and the
+    /// transaction is canceled otherwise.
     pub fn delete<E: Entity>(&mut self, key: E::Key<'_>) -> Result<&mut Self> {
         self.table.admit::<E>()?;
         let key = key.item_key(self.table)?;
@@ -217,6 +220,39 @@ impl<'t> Transaction<'t> {
                     audit::delete_plan::<E>(table, key, None, false),
                 ),
             }
+            return Ok(self);
+        }
+        if E::SOFT_DELETE {
+            let mut now = String::with_capacity(24);
+            singletable_keys::write_timestamp(crate::autogen::now(), &mut now);
+            let mut values = HashMap::from([
+                (":type".to_owned(), AttributeValue::S(E::TYPE.into())),
+                (":at".to_owned(), AttributeValue::S(now)),
+            ]);
+            // Who deleted it, when the table's audit context knows.
+            let update = match self.table.audit_context().actor {
+                Some(actor) => {
+                    values.insert(":by".into(), AttributeValue::S(actor));
+                    "SET #deleted = :at, #deletedby = :by"
+                }
+                None => "SET #deleted = :at REMOVE #deletedby",
+            };
+            let mark = UpdateAction::builder()
+                .table_name(self.table.name())
+                .set_key(Some(item::key_item(key.clone(), self.table)))
+                .update_expression(update)
+                .condition_expression(
+                    "attribute_exists(#pk) AND #type = :type AND attribute_not_exists(#deleted)",
+                )
+                .expression_attribute_names("#pk", self.table.partition_key())
+                .expression_attribute_names("#type", TYPE_ATTRIBUTE)
+                .expression_attribute_names("#deleted", item::DELETED_ATTRIBUTE)
+                .expression_attribute_names("#deletedby", item::DELETED_BY_ATTRIBUTE)
+                .set_expression_attribute_values(Some(values))
+                .build()
+                .map_err(|e| self.build_error(E::TYPE, e))?;
+            let action = TransactWriteItem::builder().update(mark).build();
+            self.push(E::TYPE, key, action);
             return Ok(self);
         }
         let delete = Delete::builder()
