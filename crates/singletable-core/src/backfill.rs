@@ -403,7 +403,7 @@ impl<'t, E: Entity> Backfill<'t, E> {
             if let Ok(()) = self.write(&key, &old, &new).await {
                 return Ok(Outcome::Upgraded);
             }
-            match crate::audit::snapshot_of(table, E::TYPE, &key).await? {
+            match crate::ops::get::stored(table, E::TYPE, &key).await? {
                 Some(now) => old = now,
                 // Deleted meanwhile: nothing left to upgrade.
                 None => return Ok(Outcome::Current),

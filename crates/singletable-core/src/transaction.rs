@@ -22,6 +22,7 @@ use crate::entity::{Entity, EntityKey};
 use crate::error::{Error, ItemKey, Result};
 use crate::expr::{Condition, Names};
 use crate::item::{self, Item, TYPE_ATTRIBUTE};
+use crate::ops::soft_delete::DeletionMark;
 use crate::ops::{self, condition, put, update::Update};
 use crate::table::Table;
 
@@ -223,20 +224,13 @@ impl<'t> Transaction<'t> {
             return Ok(self);
         }
         if E::SOFT_DELETE {
-            let mut now = String::with_capacity(24);
-            singletable_keys::write_timestamp(crate::autogen::now(), &mut now);
-            let mut values = HashMap::from([
-                (":type".to_owned(), AttributeValue::S(E::TYPE.into())),
-                (":at".to_owned(), AttributeValue::S(now)),
+            let mut names = HashMap::from([
+                ("#pk".to_owned(), self.table.partition_key().to_owned()),
+                ("#type".to_owned(), TYPE_ATTRIBUTE.to_owned()),
             ]);
-            // Who deleted it, when the table's audit context knows.
-            let update = match self.table.audit_context().actor {
-                Some(actor) => {
-                    values.insert(":by".into(), AttributeValue::S(actor));
-                    "SET #deleted = :at, #deletedby = :by"
-                }
-                None => "SET #deleted = :at REMOVE #deletedby",
-            };
+            let mut values =
+                HashMap::from([(":type".to_owned(), AttributeValue::S(E::TYPE.into()))]);
+            let update = DeletionMark::now(self.table).update("", &mut names, &mut values);
             let mark = UpdateAction::builder()
                 .table_name(self.table.name())
                 .set_key(Some(item::key_item(key.clone(), self.table)))
@@ -244,10 +238,7 @@ impl<'t> Transaction<'t> {
                 .condition_expression(
                     "attribute_exists(#pk) AND #type = :type AND attribute_not_exists(#deleted)",
                 )
-                .expression_attribute_names("#pk", self.table.partition_key())
-                .expression_attribute_names("#type", TYPE_ATTRIBUTE)
-                .expression_attribute_names("#deleted", item::DELETED_ATTRIBUTE)
-                .expression_attribute_names("#deletedby", item::DELETED_BY_ATTRIBUTE)
+                .set_expression_attribute_names(Some(names))
                 .set_expression_attribute_values(Some(values))
                 .build()
                 .map_err(|e| self.build_error(E::TYPE, e))?;
@@ -445,7 +436,7 @@ impl<'t> Transaction<'t> {
         let table = self.table;
         let reads = futures::future::try_join_all(self.actions.iter().map(|entry| async move {
             match entry.action {
-                Action::Audited(_) => audit::snapshot_of(table, entry.entity, &entry.key)
+                Action::Audited(_) => ops::get::stored(table, entry.entity, &entry.key)
                     .await
                     .map(Some),
                 Action::Ready(_) => Ok(None),

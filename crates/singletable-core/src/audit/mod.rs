@@ -35,7 +35,7 @@ mod write;
 
 pub(crate) use write::{
     create, create_plan, deferred, delete, delete_plan, guard, mark, mark_plan, next_revision,
-    pause, put, put_plan, raced, snapshot_of, update, update_plan, Deferred, Step, ATTEMPTS,
+    pause, put, put_plan, raced, update, update_plan, Deferred, Step, ATTEMPTS,
 };
 
 /// The `_type` of audit records.

@@ -22,6 +22,7 @@ use crate::item::{self, Item, REVISION_ATTRIBUTE, TYPE_ATTRIBUTE};
 use crate::ops::condition;
 use crate::ops::put::PreparedPut;
 use crate::ops::sdk_error;
+use crate::ops::soft_delete::DeletionMark;
 use crate::ops::update::Plan;
 use crate::table::Table;
 
@@ -104,7 +105,7 @@ pub(crate) async fn write<E: Entity, T>(
             pause(attempt).await;
         }
         let old = if read {
-            snapshot_of(table, E::TYPE, key).await?
+            crate::ops::get::stored(table, E::TYPE, key).await?
         } else {
             None
         };
@@ -165,31 +166,6 @@ pub(crate) async fn write<E: Entity, T>(
         key: key.clone(),
         reason,
     })
-}
-
-/// The item at `key` as stored now (a consistent read), whatever its type.
-pub(crate) async fn snapshot_of(
-    table: &Table,
-    entity: &'static str,
-    key: &ItemKey,
-) -> Result<Option<Item>> {
-    let span = tracing::debug_span!(
-        "dynamodb",
-        operation = "GetItem",
-        table = table.name(),
-        entity,
-    );
-    let output = table
-        .client()
-        .get_item()
-        .table_name(table.name())
-        .set_key(Some(item::key_item(key.clone(), table)))
-        .consistent_read(true)
-        .send()
-        .instrument(span)
-        .await
-        .map_err(|e| sdk_error(table, "GetItem", entity, e))?;
-    Ok(output.item)
 }
 
 /// Whether `item` is an `E` (deleted or not).
@@ -471,7 +447,6 @@ pub(crate) fn mark_plan<'t, E: Entity>(
     user: Option<Condition<E>>,
     deleted: bool,
 ) -> impl FnMut(Option<&Item>) -> Result<Step<Option<E>>> + Send + 't {
-    let by = table.audit_context().actor;
     move |old| {
         let Some(old) = old else {
             return Ok(Step::Done(None));
@@ -491,30 +466,17 @@ pub(crate) fn mark_plan<'t, E: Entity>(
         let revision = next_revision(old);
         after.insert(REVISION_ATTRIBUTE.into(), revision.clone());
         names.insert("#revision".into(), REVISION_ATTRIBUTE.into());
-        names.insert("#deleted".into(), item::DELETED_ATTRIBUTE.into());
-        names.insert("#deletedby".into(), item::DELETED_BY_ATTRIBUTE.into());
         values.insert(":next".into(), revision);
         let update = if deleted {
-            let mut now = String::with_capacity(24);
-            singletable_keys::write_timestamp(crate::autogen::now(), &mut now);
-            after.insert(
-                item::DELETED_ATTRIBUTE.into(),
-                AttributeValue::S(now.clone()),
-            );
-            values.insert(":at".into(), AttributeValue::S(now));
-            match &by {
-                Some(by) => {
-                    let by = AttributeValue::S(by.clone());
-                    after.insert(item::DELETED_BY_ATTRIBUTE.into(), by.clone());
-                    values.insert(":by".into(), by);
-                    "SET #deleted = :at, #deletedby = :by, #revision = :next"
-                }
-                None => "SET #deleted = :at, #revision = :next REMOVE #deletedby",
-            }
+            let mark = DeletionMark::now(table);
+            mark.apply(&mut after);
+            mark.update(", #revision = :next", &mut names, &mut values)
         } else {
+            names.insert("#deleted".into(), item::DELETED_ATTRIBUTE.into());
+            names.insert("#deletedby".into(), item::DELETED_BY_ATTRIBUTE.into());
             after.remove(item::DELETED_ATTRIBUTE);
             after.remove(item::DELETED_BY_ATTRIBUTE);
-            "SET #revision = :next REMOVE #deleted, #deletedby"
+            "SET #revision = :next REMOVE #deleted, #deletedby".to_owned()
         };
         let write = Update::builder()
             .table_name(table.name())

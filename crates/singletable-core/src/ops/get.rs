@@ -35,3 +35,26 @@ pub(crate) async fn get<E: Entity>(
         .map(|item| item::decode(item, table))
         .transpose()
 }
+
+/// The item at `key` as stored now, whatever its type, expired or deleted: a consistent read,
+/// for writes that must know what they replace.
+pub(crate) async fn stored(
+    table: &Table,
+    entity: &'static str,
+    key: &ItemKey,
+) -> Result<Option<item::Item>> {
+    let span = span(table, "GetItem", entity);
+    let output = table
+        .client()
+        .get_item()
+        .table_name(table.name())
+        .set_key(Some(item::key_item(key.clone(), table)))
+        .consistent_read(true)
+        .set_return_consumed_capacity(capacity_request(&span))
+        .send()
+        .instrument(span.clone())
+        .await
+        .map_err(|e| sdk_error(table, "GetItem", entity, e))?;
+    record_capacity(&span, output.consumed_capacity());
+    Ok(output.item)
+}

@@ -21,6 +21,57 @@ use crate::item::{self, DELETED_ATTRIBUTE, DELETED_BY_ATTRIBUTE, TYPE_ATTRIBUTE}
 use crate::later::Later;
 use crate::table::Table;
 
+/// The mark a soft delete sets: `_deleted_at`, and `_deleted_by` when the table's audit context
+/// names the actor (a stale `_deleted_by` is removed otherwise).
+pub(crate) struct DeletionMark {
+    at: AttributeValue,
+    by: Option<AttributeValue>,
+}
+
+impl DeletionMark {
+    /// The mark of a delete made now, by whom the table's audit context says.
+    pub(crate) fn now(table: &Table) -> Self {
+        let mut at = String::with_capacity(24);
+        singletable_keys::write_timestamp(crate::autogen::now(), &mut at);
+        DeletionMark {
+            at: AttributeValue::S(at),
+            by: table.audit_context().actor.map(AttributeValue::S),
+        }
+    }
+
+    /// The update expression that sets the mark (with `also`, more `SET` actions such as
+    /// `, #revision = :next`), its names `#deleted`/`#deletedby` and values `:at`/`:by` put
+    /// into `names` and `values`.
+    pub(crate) fn update(
+        &self,
+        also: &str,
+        names: &mut impl Extend<(String, String)>,
+        values: &mut impl Extend<(String, AttributeValue)>,
+    ) -> String {
+        names.extend([
+            ("#deleted".to_owned(), DELETED_ATTRIBUTE.to_owned()),
+            ("#deletedby".to_owned(), DELETED_BY_ATTRIBUTE.to_owned()),
+        ]);
+        values.extend([(":at".to_owned(), self.at.clone())]);
+        match &self.by {
+            Some(by) => {
+                values.extend([(":by".to_owned(), by.clone())]);
+                format!("SET #deleted = :at, #deletedby = :by{also}")
+            }
+            None => format!("SET #deleted = :at{also} REMOVE #deletedby"),
+        }
+    }
+
+    /// Sets the mark on `item` as the update stores it.
+    pub(crate) fn apply(&self, item: &mut item::Item) {
+        item.insert(DELETED_ATTRIBUTE.into(), self.at.clone());
+        match &self.by {
+            Some(by) => item.insert(DELETED_BY_ATTRIBUTE.into(), by.clone()),
+            None => item.remove(DELETED_BY_ATTRIBUTE),
+        };
+    }
+}
+
 /// Marks the item at `key` deleted (where `user` holds); returns it, or `None` when there is no
 /// live item.
 pub(crate) async fn mark<E: Entity>(
@@ -29,21 +80,9 @@ pub(crate) async fn mark<E: Entity>(
     user: Option<Condition<E>>,
 ) -> Result<Option<E>> {
     let mut names = Names::default();
-    let deleted = names.name(DELETED_ATTRIBUTE);
-    let mut now = String::with_capacity(24);
-    singletable_keys::write_timestamp(crate::autogen::now(), &mut now);
-    let at = names.value(AttributeValue::S(now));
-    let deleted_by = names.name(DELETED_BY_ATTRIBUTE);
-    // Who deleted it, when the table's audit context knows; otherwise no stale name is left.
-    let update = match table.audit_context().actor {
-        Some(actor) => {
-            let by = names.value(AttributeValue::S(actor));
-            format!("SET {deleted} = {at}, {deleted_by} = {by}")
-        }
-        None => format!("SET {deleted} = {at} REMOVE {deleted_by}"),
-    };
+    let update = DeletionMark::now(table).update("", &mut names.names, &mut names.values);
     let mut expression =
-        format!("attribute_exists(#pk) AND #type = :type AND attribute_not_exists({deleted})");
+        "attribute_exists(#pk) AND #type = :type AND attribute_not_exists(#deleted)".to_owned();
     condition::append::<E>(&mut expression, user.as_ref(), None, &mut names)?;
     let span = span(table, "UpdateItem", E::TYPE);
     let result = send_update::<E>(table, &key, update, expression, names, &span).await;
