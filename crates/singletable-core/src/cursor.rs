@@ -56,6 +56,40 @@ pub enum CursorError {
     OutsideQuery,
 }
 
+/// The cursor of a page that ended at `key`, for the query `fingerprint` names.
+pub(crate) fn make(
+    key: &Item,
+    fingerprint: Fingerprint,
+    table: &crate::Table,
+    entity: &'static str,
+) -> crate::Result<String> {
+    encode(key, fingerprint, table.cursor_secret()).ok_or_else(|| crate::Error::InvalidRequest {
+        entity,
+        reason: "the table's keys are not strings, so no cursor can be made".into(),
+    })
+}
+
+/// The start key in `cursor`, refused unless it was made for the query `fingerprint` names and
+/// lies in its partition (`attribute` = `partition`).
+pub(crate) fn open(
+    cursor: &str,
+    fingerprint: Fingerprint,
+    table: &crate::Table,
+    entity: &'static str,
+    (attribute, partition): (&str, &str),
+) -> crate::Result<Item> {
+    let invalid = |source| crate::Error::InvalidCursor { entity, source };
+    let key = decode(cursor, fingerprint, table.cursor_secret()).map_err(invalid)?;
+    let inside = key
+        .get(attribute)
+        .and_then(|v| v.as_s().ok())
+        .is_some_and(|v| v == partition);
+    if !inside {
+        return Err(invalid(CursorError::OutsideQuery));
+    }
+    Ok(key)
+}
+
 pub(crate) fn encode(key: &Item, fingerprint: Fingerprint, secret: &[u8]) -> Option<String> {
     let mut body = Vec::with_capacity(64);
     body.push(VERSION);

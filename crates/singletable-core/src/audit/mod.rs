@@ -22,7 +22,7 @@ use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 use tracing::Instrument;
 
-use crate::cursor::{self, CursorError, Fingerprint};
+use crate::cursor::{self, Fingerprint};
 use crate::entity::{Entity, EntityKey};
 use crate::error::{Error, ItemKey, Result};
 use crate::item::{self, Item, TIMESTAMP_ATTRIBUTE, TYPE_ATTRIBUTE};
@@ -387,34 +387,14 @@ impl<'t> AuditTrail<'t> {
         let (table, entity) = (self.table, self.entity);
         let pk = self.pk.make(table)?;
         let fingerprint = Fingerprint::of(&[b"audit", pk.as_bytes()]);
-        let start = match cursor {
-            Some(text) => {
-                let invalid = |source| Error::InvalidCursor { entity, source };
-                let key =
-                    cursor::decode(text, fingerprint, table.cursor_secret()).map_err(invalid)?;
-                let inside = key
-                    .get(table.partition_key())
-                    .and_then(|v| v.as_s().ok())
-                    .is_some_and(|v| *v == pk);
-                if !inside {
-                    return Err(invalid(CursorError::OutsideQuery));
-                }
-                Some(key)
-            }
-            None => None,
-        };
+        let partition = (table.partition_key(), pk.as_str());
+        let start = cursor
+            .map(|text| cursor::open(text, fingerprint, table, entity, partition))
+            .transpose()?;
         let (items, last) = fetch(table, &pk, Some(size), start).await?;
-        let cursor = match last {
-            Some(last) => Some(
-                cursor::encode(&last, fingerprint, table.cursor_secret()).ok_or_else(|| {
-                    Error::InvalidRequest {
-                        entity,
-                        reason: "the table's keys are not strings, so no cursor can be made".into(),
-                    }
-                })?,
-            ),
-            None => None,
-        };
+        let cursor = last
+            .map(|last| cursor::make(&last, fingerprint, table, entity))
+            .transpose()?;
         Ok(Page { items, cursor })
     }
 }

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use tracing::Instrument;
 
 use super::{capacity_request, record_capacity, sdk_error, span};
-use crate::cursor::{self, CursorError, Fingerprint};
+use crate::cursor::{self, Fingerprint};
 use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::expr::{Condition, Names};
@@ -510,29 +510,15 @@ impl Prepared<'_> {
     }
 
     fn make_cursor(&self, key: &Item) -> Result<String> {
-        cursor::encode(key, self.fingerprint, self.table.cursor_secret()).ok_or_else(|| {
-            Error::InvalidRequest {
-                entity: self.entity,
-                reason: "the table's keys are not strings, so no cursor can be made".into(),
-            }
-        })
+        cursor::make(key, self.fingerprint, self.table, self.entity)
     }
 
     fn open_cursor(&self, text: &str) -> Result<Item> {
-        let invalid = |source| Error::InvalidCursor {
-            entity: self.entity,
-            source,
-        };
-        let key =
-            cursor::decode(text, self.fingerprint, self.table.cursor_secret()).map_err(invalid)?;
-        let in_partition = key
-            .get(&self.partition_attribute)
-            .and_then(|v| v.as_s().ok())
-            .is_some_and(|v| *v == self.partition_value);
-        if !in_partition {
-            return Err(invalid(CursorError::OutsideQuery));
-        }
-        Ok(key)
+        let partition = (
+            self.partition_attribute.as_str(),
+            self.partition_value.as_str(),
+        );
+        cursor::open(text, self.fingerprint, self.table, self.entity, partition)
     }
 }
 
