@@ -627,8 +627,11 @@
 //! of the table together, or none of them ([`Error::TransactionCanceled`], with the reason of each
 //! failing action). It is refused before sending when it holds over 100 actions or two on one
 //! item. [`BatchWrite`] and [`BatchGet`] move many items of any entities: chunked to DynamoDB's
-//! limits (25 writes, 100 keys), sent concurrently, and retried with backoff; what is still
-//! unprocessed after the retries is reported by key in [`Error::Unprocessed`].
+//! limits (25 writes, 100 keys), sent concurrently, and retried with backoff; every chunk runs to
+//! its end, and what is still unprocessed after the retries is reported by key in
+//! [`Error::Unprocessed`]. A batch write takes no condition, so it writes only entities the
+//! table declares with [`TableBuilder::entity`], whose key templates it checks cannot render
+//! another declared entity's keys.
 //!
 //! ```
 //! use serde::{Deserialize, Serialize};
@@ -661,7 +664,10 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let local = singletable_local::DynamoDbLocal::shared()?;
 //! # let (client, table_name) = local.fresh_table("doc-writes").await?;
-//! let table = Table::builder(client, table_name).build();
+//! let table = Table::builder(client, table_name)
+//!     .entity::<Team>()
+//!     .entity::<TeamMember>()
+//!     .build();
 //! let new = NewTeam { organization_id: "acme".into(), id: "core".into(), name: "Core".into() };
 //! let team = Team::create(&table, new).await?;
 //! assert_eq!(team.version, 0);
@@ -943,6 +949,6 @@ pub use singletable_macros::{Collection, Entity};
 
 /// Everything an application needs in scope: `use singletable::prelude::*;`.
 pub mod prelude {
-    pub use singletable_core::{Collection, Entity, EntityKey, Error, Joinable, Table};
+    pub use singletable_core::{Collection, Entity, EntityKey, Error, Joinable, Schema, Table};
     pub use singletable_macros::{Collection, Entity};
 }

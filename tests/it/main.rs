@@ -31,7 +31,8 @@ async fn table_with(
 ) -> Table {
     let local = DynamoDbLocal::shared().expect("DynamoDB Local starts");
     let name = singletable_local::unique_table_name(prefix);
-    let builder = Table::builder(local.client().await, name).type_index("TypeIndex");
+    let builder =
+        model::declare(Table::builder(local.client().await, name).type_index("TypeIndex"));
     let table = configure(builder).build();
     table.create_table().await.expect("table is created");
     table

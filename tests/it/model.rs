@@ -266,3 +266,21 @@ pub struct Folder {
     pub folder: String,
     pub name: String,
 }
+
+/// Declares every entity of this model on a table, as batch writes need.
+pub fn declare(builder: singletable::TableBuilder) -> singletable::TableBuilder {
+    builder
+        .entity::<Organization>()
+        .entity::<User>()
+        .entity::<Project>()
+        .entity::<Team>()
+        .entity::<TeamMember>()
+        .entity::<Event>()
+        .entity::<Marker>()
+        .entity::<Profile>()
+        .entity::<Note>()
+        .entity::<Counter>()
+        .entity::<Session>()
+        .entity::<Doc>()
+        .entity::<Folder>()
+}

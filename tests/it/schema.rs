@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use singletable::prelude::*;
 use singletable::{BatchWrite, Error};
 
-use crate::{raw_items, table};
+use crate::{raw_items, table, table_with};
 
 /// Schema 1: one `name`.
 #[derive(Entity, Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -117,7 +117,7 @@ async fn reads_upgrade_older_items_and_refuse_newer_ones() {
 
 #[tokio::test]
 async fn a_backfill_of_5000_items_stops_halfway_and_resumes_without_loss() {
-    let table = table("backfill").await;
+    let table = table_with("backfill", |builder| builder.entity::<ProfileV1>()).await;
     let mut batch = BatchWrite::new(&table);
     for i in 0..5000 {
         batch.put(&v1(i)).unwrap();

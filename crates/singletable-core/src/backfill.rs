@@ -7,6 +7,12 @@
 //! user wrote in the meantime is read again and upgraded from what it holds now, never
 //! overwritten with stale data. Writes run with bounded concurrency.
 //!
+//! Tenancy: a backfill of a tenant-scoped entity runs in one tenant's scope and reads, writes
+//! and reports only that tenant's items (the scan filters on the tenant field, so another
+//! tenant's items never reach the caller); outside a scope it fails with
+//! [`Error::MissingTenant`](crate::Error::MissingTenant). To upgrade every tenant, run one
+//! backfill per tenant, each in [`tenant::as_tenant`](crate::tenant::as_tenant).
+//!
 //! With a checkpoint file, the position of every segment is saved after each page, so a
 //! backfill that was stopped resumes where it was. The file is removed when the backfill
 //! completes.
@@ -22,10 +28,10 @@ use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
-use crate::entity::Entity;
 use crate::error::{Error, ItemKey, Result};
 use crate::item::{self, Item, SCHEMA_ATTRIBUTE, TYPE_ATTRIBUTE};
-use crate::ops::sdk_error;
+use crate::request::{self, sdk_error};
+use crate::schema::Schema;
 use crate::table::Table;
 
 /// How many failures a report keeps by key.
@@ -123,7 +129,7 @@ struct Shared {
     save: tokio::sync::Mutex<()>,
 }
 
-impl<'t, E: Entity> Backfill<'t, E> {
+impl<'t, E: Schema> Backfill<'t, E> {
     /// A backfill of `E` on `table`: 4 segments, 16 writes at once, no checkpoint.
     pub fn new(table: &'t Table) -> Self {
         Backfill {
@@ -169,7 +175,11 @@ impl<'t, E: Entity> Backfill<'t, E> {
 
     /// Runs the backfill to the end.
     pub async fn run(self) -> Result<BackfillReport> {
-        self.table.admit::<E>()?;
+        crate::tenant::admit::<E>(self.table)?;
+        if E::TENANT_PARAM.is_some() {
+            // Resolved once here so that a run outside any scope fails before any request.
+            crate::tenant::required::<E>(self.table)?;
+        }
         let (checkpoint, resumed) = self.load().await?;
         let progress = Progress {
             segments: self.segments,
@@ -274,26 +284,46 @@ impl<'t, E: Entity> Backfill<'t, E> {
                 .collect::<Item>()
         });
         loop {
-            let output = table
-                .client()
-                .scan()
-                .table_name(table.name())
-                .segment(segment as i32)
-                .total_segments(self.segments as i32)
-                .filter_expression("#type = :type")
-                .expression_attribute_names("#type", TYPE_ATTRIBUTE)
-                .expression_attribute_values(":type", AttributeValue::S(E::TYPE.into()))
-                .set_limit(self.page_size)
-                .set_exclusive_start_key(start)
-                .send()
-                .instrument(tracing::debug_span!(
-                    "dynamodb",
-                    operation = "Scan",
-                    table = table.name(),
-                    entity = E::TYPE,
-                    segment,
-                ))
-                .await
+            let tenant = match E::TENANT_FIELD {
+                Some(_) => Some(crate::tenant::required::<E>(table)?),
+                None => None,
+            };
+            let mut filter = "#type = :type".to_owned();
+            if tenant.is_some() {
+                filter.push_str(" AND #tenant = :tenant");
+            }
+            let client = table.client();
+            let sent = request::send(
+                table,
+                "Scan",
+                E::TYPE,
+                |capacity| {
+                    let scan = client
+                        .scan()
+                        .table_name(table.name())
+                        .segment(segment as i32)
+                        .total_segments(self.segments as i32)
+                        .filter_expression(filter)
+                        .expression_attribute_names("#type", TYPE_ATTRIBUTE)
+                        .expression_attribute_values(":type", AttributeValue::S(E::TYPE.into()))
+                        .set_limit(self.page_size)
+                        .set_exclusive_start_key(start)
+                        .set_return_consumed_capacity(capacity);
+                    match (E::TENANT_FIELD, tenant) {
+                        (Some(field), Some(tenant)) => scan
+                            .expression_attribute_names("#tenant", field)
+                            .expression_attribute_values(
+                                ":tenant",
+                                AttributeValue::S(tenant.as_str().to_owned()),
+                            ),
+                        _ => scan,
+                    }
+                },
+                |request| request.send(),
+            )
+            .await;
+            let output = sent
+                .result
                 .map_err(|e| sdk_error(table, "Scan", E::TYPE, e))?;
             let items = output.items.unwrap_or_default();
             let outcomes: Vec<Outcome> = futures::stream::iter(items)
@@ -403,7 +433,7 @@ impl<'t, E: Entity> Backfill<'t, E> {
             if let Ok(()) = self.write(&key, &old, &new).await {
                 return Ok(Outcome::Upgraded);
             }
-            match crate::ops::get::stored(table, E::TYPE, &key).await? {
+            match request::stored(table, E::TYPE, &key).await? {
                 Some(now) => old = now,
                 // Deleted meanwhile: nothing left to upgrade.
                 None => return Ok(Outcome::Current),
@@ -449,23 +479,27 @@ impl<'t, E: Entity> Backfill<'t, E> {
         if !removes.is_empty() {
             update.push_str(&format!(" REMOVE {}", removes.join(", ")));
         }
-        let result = table
-            .client()
-            .update_item()
-            .table_name(table.name())
-            .set_key(Some(item::key_item(key.clone(), table)))
-            .update_expression(update)
-            .condition_expression(conditions.join(" AND "))
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values((!values.is_empty()).then_some(values))
-            .send()
-            .instrument(tracing::debug_span!(
-                "dynamodb",
-                operation = "UpdateItem",
-                table = table.name(),
-                entity = E::TYPE,
-            ))
-            .await;
+        let client = table.client();
+        let condition = conditions.join(" AND ");
+        let sent = request::send(
+            table,
+            "UpdateItem",
+            E::TYPE,
+            |capacity| {
+                client
+                    .update_item()
+                    .table_name(table.name())
+                    .set_key(Some(item::key_item(key.clone(), table)))
+                    .update_expression(update)
+                    .condition_expression(condition)
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values((!values.is_empty()).then_some(values))
+                    .set_return_consumed_capacity(capacity)
+            },
+            |request| request.send(),
+        )
+        .await;
+        let result = sent.result;
         match result {
             Ok(_) => Ok(()),
             Err(error) => match error.as_service_error() {

@@ -1,25 +1,36 @@
 //! Batch reads and writes across entity types: chunked to DynamoDB's limits (100 keys, 25
-//! writes), chunks sent concurrently up to a bound, unprocessed keys and items retried with
-//! exponential backoff and jitter. What is still unprocessed when the retries are spent is
-//! reported by key in [`Error::Unprocessed`]; nothing is dropped silently.
+//! writes), chunks sent concurrently up to a bound, each request retried under the table's
+//! [`RetryPolicy`](crate::RetryPolicy), unprocessed keys and items retried with exponential
+//! backoff and jitter. Every chunk runs to its end whatever the others do: what is still not
+//! done after the retries is reported by key ([`Error::Unprocessed`] for writes,
+//! [`BatchGot::unprocessed`] for reads), and nothing that succeeded is discarded.
+//!
+//! `BatchWriteItem` takes no condition, so a batch cannot check the type of the item it
+//! replaces or deletes. Instead, a batch writes only entities that the table declares
+//! ([`TableBuilder::entity`](crate::TableBuilder::entity)) and whose key templates cannot
+//! render the key of another declared entity: then no batch write can land on another entity
+//! type's item.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
 use std::marker::PhantomData;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 
-use crate::entity::{Entity, EntityKey};
 use crate::error::{Error, ItemKey, Result};
 use crate::item::{self, Item, TYPE_ATTRIBUTE};
+use crate::request::{self, sdk_error};
+use crate::retry::full_jitter;
+use crate::schema::{EntityKey, Schema};
 use crate::table::Table;
+use crate::tenant::Binding;
 
 const MAX_GET_KEYS: usize = 100;
 const MAX_WRITES: usize = 25;
 
-/// How hard a batch tries: concurrent requests and attempts per chunk.
+/// How hard a batch tries: concurrent requests, and rounds per chunk for what DynamoDB
+/// leaves unprocessed (each request also has the table's retries).
 #[derive(Clone, Copy, Debug)]
 struct Effort {
     concurrency: usize,
@@ -31,15 +42,14 @@ impl Default for Effort {
     fn default() -> Self {
         Effort {
             concurrency: 4,
-            attempts: 8,
+            attempts: 10,
             base_delay: Duration::from_millis(25),
         }
     }
 }
 
 impl Effort {
-    /// Exponential backoff with full jitter: a random wait below `base * 2^attempt`, capped at
-    /// 5 s, so retries of concurrent chunks spread out.
+    /// Exponential backoff with full jitter, capped at 5 s.
     fn delay(&self, attempt: u32) -> Duration {
         let ceiling = self
             .base_delay
@@ -50,7 +60,7 @@ impl Effort {
 }
 
 /// A batch write cannot carry audit records, which must be written with their change.
-fn refuse_audited<E: Entity>() -> Result<()> {
+fn refuse_audited<E: Schema>() -> Result<()> {
     if E::AUDITED {
         return Err(Error::InvalidRequest {
             entity: E::TYPE,
@@ -60,14 +70,6 @@ fn refuse_audited<E: Entity>() -> Result<()> {
         });
     }
     Ok(())
-}
-
-/// A random wait below `ceiling`.
-pub(crate) fn full_jitter(ceiling: Duration) -> Duration {
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u32(0);
-    let fraction = (hasher.finish() % 1000) as u32;
-    ceiling * fraction / 1000
 }
 
 /// Writes of several entity types, sent as `BatchWriteItem` requests of up to 25.
@@ -83,6 +85,7 @@ pub struct BatchWrite<'t> {
     table: &'t Table,
     writes: Vec<Write>,
     effort: Effort,
+    tenant: Binding,
 }
 
 /// One write of a batch, with what names it in errors. (A named type, not a tuple with a
@@ -94,8 +97,11 @@ struct Write {
     request: WriteRequest,
 }
 
-/// The writes DynamoDB had not done after the retries.
-struct Left(Vec<(&'static str, ItemKey)>);
+/// The writes of a chunk that were not done after the retries, and why.
+struct Left {
+    writes: Vec<(&'static str, ItemKey)>,
+    cause: Option<Error>,
+}
 
 impl<'t> BatchWrite<'t> {
     /// An empty batch on `table`.
@@ -104,14 +110,22 @@ impl<'t> BatchWrite<'t> {
             table,
             writes: Vec::new(),
             effort: Effort::default(),
+            tenant: Binding::default(),
         }
+    }
+
+    /// The checks every write of `E` passes before it joins the batch.
+    fn admit<E: Schema>(&mut self) -> Result<()> {
+        crate::tenant::admit::<E>(self.table)?;
+        refuse_audited::<E>()?;
+        self.table.check_batch_writes::<E>()?;
+        self.tenant.bind::<E>(self.table)
     }
 
     /// Puts `entity` (create or replace). Versioned and audited entities cannot be written in
     /// a batch and are refused; write them with `put` or in a [`Transaction`](crate::Transaction).
-    pub fn put<E: Entity>(&mut self, entity: &E) -> Result<&mut Self> {
-        self.table.admit::<E>()?;
-        refuse_audited::<E>()?;
+    pub fn put<E: Schema>(&mut self, entity: &E) -> Result<&mut Self> {
+        self.admit::<E>()?;
         crate::tenant::check_owner(entity, self.table)?;
         if E::VERSION.is_some() {
             return Err(Error::InvalidRequest {
@@ -135,15 +149,9 @@ impl<'t> BatchWrite<'t> {
     }
 
     /// Deletes the item at `key`. Audited entities are refused, as in [`put`](Self::put).
-    pub fn delete<E: Entity>(&mut self, key: E::Key<'_>) -> Result<&mut Self> {
-        self.table.admit::<E>()?;
-        refuse_audited::<E>()?;
+    pub fn delete<E: Schema>(&mut self, key: E::Key<'_>) -> Result<&mut Self> {
+        self.admit::<E>()?;
         let key = key.item_key(self.table)?;
-        self.delete_key::<E>(key)
-    }
-
-    /// Deletes the item of `E` stored at `key`.
-    pub(crate) fn delete_key<E: Entity>(&mut self, key: ItemKey) -> Result<&mut Self> {
         let request = DeleteRequest::builder()
             .set_key(Some(item::key_item(key.clone(), self.table)))
             .build()
@@ -162,7 +170,8 @@ impl<'t> BatchWrite<'t> {
         self
     }
 
-    /// Tries each chunk at most `attempts` times (default 8) before reporting what is left.
+    /// Sends each chunk's unprocessed writes again at most `attempts - 1` times (default 10
+    /// rounds in all) before reporting what is left.
     pub fn max_attempts(&mut self, attempts: u32) -> &mut Self {
         self.effort.attempts = attempts.max(1);
         self
@@ -183,12 +192,14 @@ impl<'t> BatchWrite<'t> {
         entity: &'static str,
         error: aws_sdk_dynamodb::error::BuildError,
     ) -> Error {
-        crate::ops::sdk_error(self.table, "BatchWriteItem", entity, error)
+        sdk_error(self.table, "BatchWriteItem", entity, error)
     }
 
-    /// Sends every write. Fails with [`Error::Unprocessed`] naming each write DynamoDB still
-    /// had not done after the retries (the others are done).
+    /// Sends every write. Every chunk runs to its end; fails with [`Error::Unprocessed`] naming
+    /// each write that was not confirmed after the retries (every other write is done).
     pub async fn send(self) -> Result<()> {
+        let entity = self.writes.first().map_or("(batch)", |w| w.entity);
+        self.tenant.check(entity, self.table)?;
         let mut seen = HashMap::with_capacity(self.writes.len());
         for Write { entity, key, .. } in &self.writes {
             if seen.insert(key, *entity).is_some() {
@@ -204,26 +215,31 @@ impl<'t> BatchWrite<'t> {
         while writes.peek().is_some() {
             chunks.push(writes.by_ref().take(MAX_WRITES).collect::<Vec<_>>());
         }
-        let left: Vec<Left> = futures::stream::iter(chunks)
+        let lefts: Vec<Left> = futures::stream::iter(chunks)
             .map(|chunk| write_chunk(table, chunk, effort))
             .buffer_unordered(effort.concurrency)
-            .try_collect()
-            .await?;
-        let left: Vec<_> = left.into_iter().flat_map(|left| left.0).collect();
-        if left.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Unprocessed {
-                operation: "BatchWriteItem",
-                items: left,
-            })
+            .collect()
+            .await;
+        let mut items = Vec::new();
+        let mut cause = None;
+        for left in lefts {
+            items.extend(left.writes);
+            cause = cause.or(left.cause);
         }
+        if items.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Unprocessed {
+            operation: "BatchWriteItem",
+            items,
+            cause: cause.map(Box::new),
+        })
     }
 }
 
-/// Sends one chunk until DynamoDB has done all of it or the attempts are spent; returns what
-/// is left.
-async fn write_chunk(table: &Table, chunk: Vec<Write>, effort: Effort) -> Result<Left> {
+/// Sends one chunk until DynamoDB has done all of it, the rounds are spent or a request failed
+/// after its retries; returns what is left.
+async fn write_chunk(table: &Table, chunk: Vec<Write>, effort: Effort) -> Left {
     let entity = chunk.first().map_or("(batch)", |write| write.entity);
     let mut pending: Vec<WriteRequest> = Vec::with_capacity(chunk.len());
     let mut names = Vec::with_capacity(chunk.len());
@@ -236,36 +252,60 @@ async fn write_chunk(table: &Table, chunk: Vec<Write>, effort: Effort) -> Result
         names.push((entity, key));
         pending.push(request);
     }
+    let client = table.client();
+    let mut cause = None;
     for attempt in 0..effort.attempts {
         if attempt > 0 {
             tokio::time::sleep(effort.delay(attempt)).await;
         }
-        let output = table
-            .client()
-            .batch_write_item()
-            .request_items(table.name(), pending)
-            .send()
-            .await
-            .map_err(|e| crate::ops::sdk_error(table, "BatchWriteItem", entity, e))?;
-        pending = output
-            .unprocessed_items
-            .and_then(|mut left| left.remove(table.name()))
-            .unwrap_or_default();
+        // A put or delete written twice leaves the same item: a retried lost reply is harmless.
+        let sent = request::send(
+            table,
+            "BatchWriteItem",
+            entity,
+            |capacity| {
+                client
+                    .batch_write_item()
+                    .request_items(table.name(), pending.clone())
+                    .set_return_consumed_capacity(capacity)
+            },
+            |request| request.send(),
+        )
+        .await;
+        match sent.result {
+            Ok(output) => {
+                pending = output
+                    .unprocessed_items
+                    .and_then(|mut left| left.remove(table.name()))
+                    .unwrap_or_default();
+            }
+            Err(error) => {
+                let transient = request::is_transient(&error);
+                cause = Some(sdk_error(table, "BatchWriteItem", entity, error));
+                if !transient {
+                    break;
+                }
+            }
+        }
         if pending.is_empty() {
-            return Ok(Left(Vec::new()));
+            return Left {
+                writes: Vec::new(),
+                cause: None,
+            };
         }
     }
     // Name exactly the writes that are left, by their keys.
-    let left_keys: Vec<ItemKey> = pending
+    let left_keys: std::collections::HashSet<ItemKey> = pending
         .iter()
         .filter_map(|w| written_key(w, table))
         .collect();
-    Ok(Left(
-        names
+    Left {
+        writes: names
             .into_iter()
             .filter(|(_, key)| left_keys.contains(key))
             .collect(),
-    ))
+        cause,
+    }
 }
 
 fn written_key(write: &WriteRequest, table: &Table) -> Option<ItemKey> {
@@ -307,14 +347,16 @@ pub struct BatchGet<'t> {
     table: &'t Table,
     keys: Vec<(&'static str, ItemKey)>,
     effort: Effort,
+    tenant: Binding,
 }
 
-/// The items a [`BatchGet`] read, by slot.
+/// The items a [`BatchGet`] read, by slot, and the keys it could not read.
 #[derive(Debug)]
 pub struct BatchGot<'t> {
     table: &'t Table,
     keys: Vec<(&'static str, ItemKey)>,
     items: HashMap<ItemKey, Item>,
+    unprocessed: Vec<(&'static str, ItemKey)>,
 }
 
 impl<'t> BatchGet<'t> {
@@ -324,12 +366,14 @@ impl<'t> BatchGet<'t> {
             table,
             keys: Vec::new(),
             effort: Effort::default(),
+            tenant: Binding::default(),
         }
     }
 
     /// Adds the item of `E` at `key`; its entity comes back from [`BatchGot::take`].
-    pub fn get<E: Entity>(&mut self, key: E::Key<'_>) -> Result<Slot<E>> {
-        self.table.admit::<E>()?;
+    pub fn get<E: Schema>(&mut self, key: E::Key<'_>) -> Result<Slot<E>> {
+        crate::tenant::admit::<E>(self.table)?;
+        self.tenant.bind::<E>(self.table)?;
         let key = key.item_key(self.table)?;
         self.keys.push((E::TYPE, key));
         Ok(Slot {
@@ -344,16 +388,20 @@ impl<'t> BatchGet<'t> {
         self
     }
 
-    /// Tries each chunk at most `attempts` times (default 8) before reporting what is left.
+    /// Asks again for each chunk's unprocessed keys at most `attempts - 1` times (default 10
+    /// rounds in all) before reporting what is left.
     pub fn max_attempts(&mut self, attempts: u32) -> &mut Self {
         self.effort.attempts = attempts.max(1);
         self
     }
 
-    /// Reads every key (each distinct key once). Fails with [`Error::Unprocessed`] naming each
-    /// key DynamoDB still had not read after the retries.
+    /// Reads every key (each distinct key once). Every chunk runs to its end; the keys that
+    /// were not read after the retries are in [`BatchGot::unprocessed`], and taking their
+    /// slot fails with [`Error::Unprocessed`], so an unread item never passes for a missing one.
     pub async fn send(self) -> Result<BatchGot<'t>> {
         let (table, effort) = (self.table, self.effort);
+        let entity = self.keys.first().map_or("(batch)", |(entity, _)| entity);
+        self.tenant.check(entity, table)?;
         let mut distinct: Vec<ItemKey> = Vec::with_capacity(self.keys.len());
         let mut seen = std::collections::HashSet::with_capacity(self.keys.len());
         for (_, key) in &self.keys {
@@ -361,7 +409,6 @@ impl<'t> BatchGet<'t> {
                 distinct.push(key.clone());
             }
         }
-        let entity = self.keys.first().map_or("(batch)", |(entity, _)| entity);
         let chunks: Vec<Vec<ItemKey>> = distinct
             .chunks(MAX_GET_KEYS)
             .map(<[ItemKey]>::to_vec)
@@ -369,10 +416,10 @@ impl<'t> BatchGet<'t> {
         let results: Vec<(Vec<Item>, Vec<ItemKey>)> = futures::stream::iter(chunks)
             .map(|chunk| get_chunk(table, entity, chunk, effort))
             .buffer_unordered(effort.concurrency)
-            .try_collect()
-            .await?;
+            .collect()
+            .await;
         let mut items = HashMap::with_capacity(distinct.len());
-        let mut left = Vec::new();
+        let mut left = std::collections::HashSet::new();
         for (found, missing) in results {
             for item in found {
                 if let Some(key) = key_of(&item, table) {
@@ -381,31 +428,35 @@ impl<'t> BatchGet<'t> {
             }
             left.extend(missing);
         }
-        if !left.is_empty() {
-            let items = self
-                .keys
-                .into_iter()
-                .filter(|(_, key)| left.contains(key))
-                .collect();
-            return Err(Error::Unprocessed {
-                operation: "BatchGetItem",
-                items,
-            });
-        }
+        let unprocessed = self
+            .keys
+            .iter()
+            .filter(|(_, key)| left.contains(key))
+            .cloned()
+            .collect();
         Ok(BatchGot {
             table,
             keys: self.keys,
             items,
+            unprocessed,
         })
     }
 }
 
 impl BatchGot<'_> {
-    /// The entity of `slot`, or `None` when there is no item at its key.
-    pub fn take<E: Entity>(&mut self, slot: Slot<E>) -> Result<Option<E>> {
+    /// The entity of `slot`, or `None` when there is no item of `E` at its key;
+    /// [`Error::Unprocessed`] when the key could not be read.
+    pub fn take<E: Schema>(&mut self, slot: Slot<E>) -> Result<Option<E>> {
         let Some((_, key)) = self.keys.get(slot.index) else {
             return Ok(None);
         };
+        if self.unprocessed.iter().any(|(_, k)| k == key) {
+            return Err(Error::Unprocessed {
+                operation: "BatchGetItem",
+                items: vec![(E::TYPE, key.clone())],
+                cause: None,
+            });
+        }
         // A key asked for twice is read once: the second taker decodes a copy.
         let repeated = self.keys.iter().filter(|(_, k)| k == key).count() > 1;
         let item = if repeated {
@@ -414,46 +465,72 @@ impl BatchGot<'_> {
             self.items.remove(key)
         };
         let Some(item) = item else { return Ok(None) };
-        if item
+        let now = crate::autogen::now().unix_timestamp();
+        let gone =
+            item::is_expired(&item, self.table, now) || (E::SOFT_DELETE && item::is_deleted(&item));
+        let typed = item
             .get(TYPE_ATTRIBUTE)
             .and_then(|v| v.as_s().ok())
             .map(String::as_str)
-            != Some(E::TYPE)
-        {
+            == Some(E::TYPE);
+        if gone || !typed {
             return Ok(None);
         }
         item::decode(item, self.table).map(Some)
     }
+
+    /// The keys that could not be read after the retries, with their entity types.
+    pub fn unprocessed(&self) -> &[(&'static str, ItemKey)] {
+        &self.unprocessed
+    }
 }
 
-/// Reads one chunk of keys until all are read or the attempts are spent; returns the items and
-/// the keys left.
+/// Reads one chunk of keys until all are read, the rounds are spent or a request failed after
+/// its retries; returns the items and the keys left.
 async fn get_chunk(
     table: &Table,
     entity: &'static str,
     chunk: Vec<ItemKey>,
     effort: Effort,
-) -> Result<(Vec<Item>, Vec<ItemKey>)> {
+) -> (Vec<Item>, Vec<ItemKey>) {
     let mut found = Vec::with_capacity(chunk.len());
     let mut pending: Vec<Item> = chunk
         .into_iter()
         .map(|key| item::key_item(key, table))
         .collect();
+    let client = table.client();
     for attempt in 0..effort.attempts {
         if attempt > 0 {
             tokio::time::sleep(effort.delay(attempt)).await;
         }
-        let keys = KeysAndAttributes::builder()
-            .set_keys(Some(pending))
+        let keys = match KeysAndAttributes::builder()
+            .set_keys(Some(pending.clone()))
             .build()
-            .map_err(|e| crate::ops::sdk_error(table, "BatchGetItem", entity, e))?;
-        let output = table
-            .client()
-            .batch_get_item()
-            .request_items(table.name(), keys)
-            .send()
-            .await
-            .map_err(|e| crate::ops::sdk_error(table, "BatchGetItem", entity, e))?;
+        {
+            Ok(keys) => keys,
+            Err(_) => break,
+        };
+        let sent = request::send(
+            table,
+            "BatchGetItem",
+            entity,
+            |capacity| {
+                client
+                    .batch_get_item()
+                    .request_items(table.name(), keys)
+                    .set_return_consumed_capacity(capacity)
+            },
+            |request| request.send(),
+        )
+        .await;
+        let output = match sent.result {
+            Ok(output) => output,
+            Err(error) if request::is_transient(&error) => continue,
+            Err(error) => {
+                tracing::warn!(entity, error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error), "batch get failed");
+                break;
+            }
+        };
         if let Some(mut responses) = output.responses {
             found.extend(responses.remove(table.name()).unwrap_or_default());
         }
@@ -463,12 +540,12 @@ async fn get_chunk(
             .map(|keys| keys.keys)
             .unwrap_or_default();
         if pending.is_empty() {
-            return Ok((found, Vec::new()));
+            return (found, Vec::new());
         }
     }
     let left = pending
         .iter()
         .filter_map(|key| key_of(key, table))
         .collect();
-    Ok((found, left))
+    (found, left)
 }

@@ -10,7 +10,15 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAccess};
 use serde::ser::{self, Impossible, Serialize};
 
-use crate::item::Item;
+/// An item as the SDK holds it.
+pub type Item = std::collections::HashMap<String, AttributeValue>;
+
+/// A field's `serialize_with` function, as serde calls it for DynamoDB attributes.
+pub type SerializeWith<V> =
+    fn(
+        &V,
+        serde_dynamo::Serializer,
+    ) -> std::result::Result<serde_dynamo::AttributeValue, serde_dynamo::Error>;
 
 type CodecError = serde_dynamo::Error;
 type CodecResult<T> = std::result::Result<T, CodecError>;

@@ -8,19 +8,19 @@
 use std::collections::HashMap;
 use std::future::Future;
 
-use crate::entity::{Entity, EntityKey};
 use crate::error::{Error, ItemKey, Result};
 use crate::item::{self, Item, TYPE_ATTRIBUTE};
 use crate::keys::KeyPart;
 use crate::later::Later;
 use crate::ops::query::{Query, SortKey};
+use crate::schema::{EntityKey, Schema};
 use crate::table::Table;
 use crate::Template;
 
 /// An entity, or a collection rooted at one, that a collection can join.
 pub trait Joinable: Sized + Send + 'static {
     /// The entity this is made from.
-    type Root: Entity;
+    type Root: Schema;
 
     /// The root entity.
     fn root(&self) -> &Self::Root;
@@ -40,7 +40,7 @@ pub trait Collection: Joinable {
     /// `None` when the root item does not exist.
     fn get(
         table: &Table,
-        key: <Self::Root as Entity>::Key<'_>,
+        key: <Self::Root as Schema>::Key<'_>,
     ) -> impl Future<Output = Result<Option<Self>>> + Send {
         // The key is rendered when awaited, inside the caller's tenant scope.
         async move { get::<Self>(table, key.item_key(table)).await }
@@ -55,8 +55,8 @@ pub struct Pool<'t> {
 
 impl Pool<'_> {
     /// Decodes and removes every item of `E`. Items of types nobody takes are never decoded.
-    pub fn take<E: Entity>(&mut self) -> Result<Vec<E>> {
-        self.table.admit::<E>()?;
+    pub fn take<E: Schema>(&mut self) -> Result<Vec<E>> {
+        crate::tenant::admit::<E>(self.table)?;
         let items = self.items.remove(E::TYPE).unwrap_or_default();
         items
             .into_iter()
@@ -67,7 +67,7 @@ impl Pool<'_> {
 
 async fn get<C: Collection>(table: &Table, key: Result<ItemKey>) -> Result<Option<C>> {
     let key = key?;
-    let root_sort_key = <C::Root as Entity>::SORT_KEY;
+    let root_sort_key = <C::Root as Schema>::SORT_KEY;
     let mut sort_keys = Vec::new();
     C::sort_keys(&mut sort_keys);
     // When every joined entity's sort key extends the root's (a team and `TEAM#<id>#MEMBER#..`),
@@ -103,7 +103,7 @@ async fn get<C: Collection>(table: &Table, key: Result<ItemKey>) -> Result<Optio
         else {
             continue;
         };
-        if is_root && item_type == <C::Root as Entity>::TYPE {
+        if is_root && item_type == <C::Root as Schema>::TYPE {
             root = Some(item);
         } else {
             pool.items.entry(item_type).or_default().push(item);
@@ -125,7 +125,7 @@ pub fn children<J: Joinable>(pool: &mut Pool<'_>) -> Result<Vec<J>> {
 }
 
 /// Every child, for the one parent: a join by type.
-pub fn by_type<P: Entity, J>(
+pub fn by_type<P: Schema, J>(
     parents: &[P],
     children: Vec<J>,
     field: &'static str,

@@ -14,7 +14,8 @@ use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::item::Item;
+use crate::codec::Item;
+use crate::error::{CursorError, Error, Result};
 
 const VERSION: u8 = 1;
 const FINGERPRINT_LEN: usize = 8;
@@ -39,31 +40,14 @@ impl Fingerprint {
     }
 }
 
-/// Why a cursor was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CursorError {
-    /// Not a cursor this crate wrote (bad base64, wrong length or version).
-    #[error("not a cursor")]
-    Malformed,
-    /// The cursor was changed after it was made.
-    #[error("the cursor was altered")]
-    Tampered,
-    /// The cursor is valid but belongs to another query.
-    #[error("the cursor belongs to another query")]
-    OtherQuery,
-    /// The cursor's position is outside the queried partition.
-    #[error("the cursor points outside the queried partition")]
-    OutsideQuery,
-}
-
 /// The cursor of a page that ended at `key`, for the query `fingerprint` names.
 pub(crate) fn make(
     key: &Item,
     fingerprint: Fingerprint,
-    table: &crate::Table,
+    secret: &[u8],
     entity: &'static str,
-) -> crate::Result<String> {
-    encode(key, fingerprint, table.cursor_secret()).ok_or_else(|| crate::Error::InvalidRequest {
+) -> Result<String> {
+    encode(key, fingerprint, secret).ok_or_else(|| Error::InvalidRequest {
         entity,
         reason: "the table's keys are not strings, so no cursor can be made".into(),
     })
@@ -74,12 +58,12 @@ pub(crate) fn make(
 pub(crate) fn open(
     cursor: &str,
     fingerprint: Fingerprint,
-    table: &crate::Table,
+    secret: &[u8],
     entity: &'static str,
     (attribute, partition): (&str, &str),
-) -> crate::Result<Item> {
-    let invalid = |source| crate::Error::InvalidCursor { entity, source };
-    let key = decode(cursor, fingerprint, table.cursor_secret()).map_err(invalid)?;
+) -> Result<Item> {
+    let invalid = |source| Error::InvalidCursor { entity, source };
+    let key = decode(cursor, fingerprint, secret).map_err(invalid)?;
     let inside = key
         .get(attribute)
         .and_then(|v| v.as_s().ok())

@@ -138,7 +138,7 @@ pub enum Error {
         entity: &'static str,
         /// The cause.
         #[source]
-        source: crate::cursor::CursorError,
+        source: CursorError,
     },
 
     /// A request that cannot be made as asked (no type index declared, a page of zero items,
@@ -159,13 +159,17 @@ pub enum Error {
         operation: &'static str,
         /// The entity type and key of each item left undone.
         items: Vec<(&'static str, ItemKey)>,
+        /// Why the last request of a chunk failed, when one did (rather than leaving items
+        /// unprocessed).
+        #[source]
+        cause: Option<Box<Error>>,
     },
 
     /// A transaction was canceled and wrote nothing; one reason per failing action.
     #[error("transaction canceled: {}", reasons.iter().map(|r| format!("action {} ({} {}): {}", r.index, r.entity, r.key, r.code)).collect::<Vec<_>>().join("; "))]
     TransactionCanceled {
         /// The reason of each failing action, in action order.
-        reasons: Vec<crate::transaction::CancelReason>,
+        reasons: Vec<CancelReason>,
     },
 
     /// A DynamoDB limit would be exceeded; nothing was sent.
@@ -190,6 +194,22 @@ pub enum Error {
         key: ItemKey,
     },
 
+    /// A write failed for a passing reason (a reset connection, a timeout, a 5xx answer) after
+    /// an attempt that may have been applied: it may or may not have been written. Read the item
+    /// to know.
+    #[error("{operation} of {entity} {key}: the outcome is unknown (an attempt may have been applied): {}", aws_sdk_dynamodb::error::DisplayErrorContext(.source))]
+    OutcomeUnknown {
+        /// The DynamoDB operation, such as `PutItem`.
+        operation: &'static str,
+        /// The entity type (its `_type`) the operation was on.
+        entity: &'static str,
+        /// The key of the item written (the first action's, for a transaction).
+        key: ItemKey,
+        /// The last attempt's failure.
+        #[source]
+        source: Box<aws_sdk_dynamodb::Error>,
+    },
+
     /// The request failed in the SDK or in DynamoDB.
     #[error("{operation} on table `{table}` for {entity} failed: {}", aws_sdk_dynamodb::error::DisplayErrorContext(.source))]
     Sdk {
@@ -211,6 +231,41 @@ fn in_field(field: &str) -> String {
     } else {
         format!(" field `{field}`")
     }
+}
+
+/// Why a cursor was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CursorError {
+    /// Not a cursor this crate wrote (bad base64, wrong length or version).
+    #[error("not a cursor")]
+    Malformed,
+    /// The cursor was changed after it was made.
+    #[error("the cursor was altered")]
+    Tampered,
+    /// The cursor is valid but belongs to another query.
+    #[error("the cursor belongs to another query")]
+    OtherQuery,
+    /// The cursor's position is outside the queried partition.
+    #[error("the cursor points outside the queried partition")]
+    OutsideQuery,
+}
+
+/// Why one action of a canceled transaction failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CancelReason {
+    /// The position of the caller's action in the transaction, from 0 (audit records the
+    /// library adds take no position of their own).
+    pub index: usize,
+    /// Whether the failing item is the audit record of that action rather than its write.
+    pub audit_record: bool,
+    /// The action's entity type.
+    pub entity: &'static str,
+    /// The item it acted on.
+    pub key: ItemKey,
+    /// DynamoDB's code, such as `ConditionalCheckFailed` or `TransactionConflict`.
+    pub code: String,
+    /// DynamoDB's message, if any.
+    pub message: Option<String>,
 }
 
 /// The `Result` of every operation.

@@ -9,7 +9,7 @@ use std::marker::PhantomData;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 
-use crate::ops::update::SerializeWith;
+use crate::codec::SerializeWith;
 
 /// A field of entity `E` whose values are `T`, for building filters.
 pub struct Field<E, T> {

@@ -8,12 +8,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
 use crate::codec;
-use crate::entity::Entity;
 use crate::error::{Error, ItemKey, Result};
+use crate::schema::Schema;
 use crate::table::Table;
 
-/// An item as the SDK holds it.
-pub type Item = HashMap<String, AttributeValue>;
+pub use crate::codec::Item;
 
 /// The attribute holding the entity type of an item.
 pub const TYPE_ATTRIBUTE: &str = "_type";
@@ -29,6 +28,9 @@ pub const DELETED_BY_ATTRIBUTE: &str = "_deleted_by";
 /// The attribute counting the writes of an audited item: each audited write expects the
 /// revision it read, so an audit record's old values are exactly what the write replaced.
 pub const REVISION_ATTRIBUTE: &str = "_revision";
+/// The attribute holding the token of the last update that was not idempotent (an `add`, a
+/// list append, a version step), so that its retry after a lost reply is not applied twice.
+pub const WRITE_ATTRIBUTE: &str = "_write";
 /// The attribute recording the entity schema version an item was written with; items of
 /// schema 1 do not carry it.
 pub const SCHEMA_ATTRIBUTE: &str = "_schema";
@@ -44,6 +46,7 @@ pub(crate) fn is_internal(name: &str) -> bool {
             | DELETED_BY_ATTRIBUTE
             | REVISION_ATTRIBUTE
             | SCHEMA_ATTRIBUTE
+            | WRITE_ATTRIBUTE
     )
 }
 
@@ -53,12 +56,12 @@ pub(crate) fn is_deleted(item: &Item) -> bool {
 }
 
 /// The `_tenant_type` value of `E`'s items of `tenant`.
-pub(crate) fn tenant_type<E: Entity>(tenant: &str, table: &Table) -> String {
+pub(crate) fn tenant_type<E: Schema>(tenant: &str, table: &Table) -> String {
     format!("{tenant}{}{}", table.separator(), E::TYPE)
 }
 
 /// Encodes `entity` as the item stored at `key`, created at `created`.
-pub fn encode<E: Entity>(
+pub fn encode<E: Schema>(
     entity: &E,
     key: ItemKey,
     created: OffsetDateTime,
@@ -174,7 +177,7 @@ fn value_size(value: &AttributeValue) -> usize {
 }
 
 /// Decodes a stored item into `E`, after removing the internal attributes.
-pub fn decode<E: Entity>(mut item: Item, table: &Table) -> Result<E> {
+pub fn decode<E: Schema>(mut item: Item, table: &Table) -> Result<E> {
     let mut take_string = |name: &str| match item.remove(name) {
         Some(AttributeValue::S(s)) => s,
         _ => String::new(),
@@ -198,6 +201,7 @@ pub fn decode<E: Entity>(mut item: Item, table: &Table) -> Result<E> {
     item.remove(DELETED_ATTRIBUTE);
     item.remove(DELETED_BY_ATTRIBUTE);
     item.remove(REVISION_ATTRIBUTE);
+    item.remove(WRITE_ATTRIBUTE);
     if let (true, Some(ttl)) = (E::EXPIRES, table.ttl_attribute()) {
         item.remove(ttl);
     }
@@ -229,7 +233,7 @@ pub(crate) fn schema_of(item: &Item) -> Option<u32> {
 /// Brings `item` from the schema it was written with to `E::SCHEMA`, one version at a time,
 /// and removes the schema attribute. An item of a newer schema than this build knows is refused
 /// rather than read wrong.
-pub(crate) fn upgrade<E: Entity>(item: &mut Item, key: &ItemKey) -> Result<()> {
+pub(crate) fn upgrade<E: Schema>(item: &mut Item, key: &ItemKey) -> Result<()> {
     let failed = |message: String| Error::Decode {
         entity: E::TYPE,
         key: key.clone(),
@@ -253,7 +257,7 @@ pub(crate) fn upgrade<E: Entity>(item: &mut Item, key: &ItemKey) -> Result<()> {
 }
 
 /// The attribute names of the table's index `name`, which `E` declares keys for.
-pub(crate) fn index_attributes<'t, E: Entity>(
+pub(crate) fn index_attributes<'t, E: Schema>(
     table: &'t Table,
     name: &str,
 ) -> Result<(&'t str, &'t str)> {
@@ -270,7 +274,7 @@ pub(crate) fn index_attributes<'t, E: Entity>(
 }
 
 /// The table's time-to-live attribute, which `E` needs for its expiry.
-pub(crate) fn ttl_attribute<E: Entity>(table: &Table) -> Result<&str> {
+pub(crate) fn ttl_attribute<E: Schema>(table: &Table) -> Result<&str> {
     table.ttl_attribute().ok_or_else(|| Error::InvalidRequest {
         entity: E::TYPE,
         reason:

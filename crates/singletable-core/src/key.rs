@@ -2,15 +2,15 @@
 
 use singletable_keys::{KeyError, KeyPart, Template};
 
-use crate::entity::Entity;
 use crate::error::{Error, ItemKey, Result};
+use crate::schema::Schema;
 
 /// DynamoDB's limits on key attribute values, in bytes.
 const MAX_PARTITION_KEY: usize = 2048;
 const MAX_SORT_KEY: usize = 1024;
 
 /// Renders `E`'s key templates with the given values (one per placeholder, in template order).
-pub fn render_key<E: Entity>(
+pub fn render_key<E: Schema>(
     pk_values: &[&dyn KeyPart],
     sk_values: &[&dyn KeyPart],
     separator: char,
@@ -22,7 +22,7 @@ pub fn render_key<E: Entity>(
 }
 
 /// Renders the keys of `E`'s `i`-th secondary index.
-pub fn render_index<E: Entity>(
+pub fn render_index<E: Schema>(
     i: usize,
     pk_values: &[&dyn KeyPart],
     sk_values: &[&dyn KeyPart],
@@ -36,7 +36,7 @@ pub fn render_index<E: Entity>(
 }
 
 /// Renders the partition key of `E`'s `i`-th secondary index.
-pub fn render_index_partition<E: Entity>(
+pub fn render_index_partition<E: Schema>(
     i: usize,
     values: &[&dyn KeyPart],
     separator: char,
@@ -45,12 +45,12 @@ pub fn render_index_partition<E: Entity>(
 }
 
 /// Renders `E`'s partition key template.
-pub fn render_partition<E: Entity>(values: &[&dyn KeyPart], separator: char) -> Result<String> {
+pub fn render_partition<E: Schema>(values: &[&dyn KeyPart], separator: char) -> Result<String> {
     render::<E>(E::PARTITION_KEY, values, separator, MAX_PARTITION_KEY)
 }
 
 /// Renders a sort-key template of one of `E`'s range queries.
-pub fn render_sort<E: Entity>(
+pub fn render_sort<E: Schema>(
     template: &Template<'_>,
     values: &[&dyn KeyPart],
     separator: char,
@@ -58,7 +58,7 @@ pub fn render_sort<E: Entity>(
     render::<E>(template, values, separator, MAX_SORT_KEY)
 }
 
-fn render<E: Entity>(
+fn render<E: Schema>(
     template: &Template<'_>,
     values: &[&dyn KeyPart],
     separator: char,

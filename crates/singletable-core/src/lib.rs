@@ -4,42 +4,68 @@
 //! Use it through the `singletable` crate, which re-exports this one with the derive macros.
 
 #![warn(missing_docs)]
+//!
+//! # Layers
+//!
+//! Each module imports only from its own layer or below (a test reads the `use` lines):
+//!
+//! 1. leaf types: `error`, `codec` (the stored item), `expr`, `cursor`, `retry`, `autogen`;
+//! 2. the table and the description of an entity: `table`, `schema`;
+//! 3. keys, items and tenancy of an entity: `key`, `item`, `tenant`, `later`;
+//! 4. the request layer, through which every request is sent: `request`;
+//! 5. write plans and their guards: `write`;
+//! 6. operations and composites: `ops`, `batch`, `transaction`, `audit`, `backfill`,
+//!    `collection`, `admin`;
+//! 7. the facade users call and generated code implements: `entity`.
 
-pub mod audit;
+// 1
 pub mod autogen;
-mod backfill;
-mod batch;
 mod codec;
-mod collection;
 mod cursor;
-mod entity;
 mod error;
 mod expr;
+mod retry;
+// 2
+mod schema;
+mod table;
+// 3
 pub mod item;
 mod key;
 mod later;
-mod ops;
-mod schema;
-mod table;
 pub mod tenant;
+// 4
+mod request;
+// 5
+mod write;
+// 6
+mod admin;
+pub mod audit;
+mod backfill;
+mod batch;
+mod collection;
+mod ops;
 mod transaction;
+// 7
+mod entity;
 
 pub use audit::{AuditAction, AuditContext, AuditRecord, AuditTrail};
 pub use backfill::{Backfill, BackfillReport, Progress};
 pub use batch::{BatchGet, BatchGot, BatchWrite, Slot};
+pub use codec::SerializeWith;
 pub use collection::{Collection, Joinable, Pool};
-pub use cursor::CursorError;
-pub use entity::{Entity, EntityKey, IndexKeys, PartitionKey};
-pub use error::{Error, ItemKey, Result};
+pub use entity::Entity;
+pub use error::{CancelReason, CursorError, Error, ItemKey, Result};
 pub use expr::{Condition, Field};
 pub use later::Later;
 pub use ops::query::{Page, Query, SortKey};
 pub use ops::soft_delete::Trashed;
-pub use ops::update::{SerializeWith, Update};
+pub use ops::update::Update;
+pub use retry::RetryPolicy;
+pub use schema::{EntityKey, IndexKeys, PartitionKey, Schema};
 pub use singletable_keys::{self as keys, FromKeyPart, KeyPart, Template};
 pub use table::{Index, Table, TableBuilder};
 pub use tenant::TenantId;
-pub use transaction::{CancelReason, Transaction};
+pub use transaction::Transaction;
 
 /// What generated code calls. Not a public API: it changes without notice.
 #[doc(hidden)]
@@ -49,7 +75,7 @@ pub mod __private {
     pub use crate::tenant::TenantId;
 
     /// The current tenant, for an operation on the tenant-scoped `E`.
-    pub fn current_tenant<E: crate::Entity>(table: &crate::Table) -> crate::Result<TenantId> {
+    pub fn current_tenant<E: crate::Schema>(table: &crate::Table) -> crate::Result<TenantId> {
         crate::tenant::required::<E>(table)
     }
     pub use crate::item::Item;
@@ -58,8 +84,8 @@ pub mod __private {
     };
     pub use crate::{
         Collection, Condition, Entity, EntityKey, Error, Field, IndexKeys, ItemKey, Joinable,
-        KeyPart, Later, Page, PartitionKey, Pool, Query, Result, SerializeWith, SortKey, Table,
-        Template, Update,
+        KeyPart, Later, Page, PartitionKey, Pool, Query, Result, Schema, SerializeWith, SortKey,
+        Table, Template, Update,
     };
     pub use futures::Stream;
     pub use singletable_keys::Segment;

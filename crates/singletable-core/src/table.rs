@@ -1,11 +1,25 @@
 //! The table every entity lives in: its name, key attribute names, separator and indexes.
 
+use std::fmt;
 use std::sync::Arc;
 
+use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::Client;
 
-use crate::audit::AuditContext;
-use crate::tenant::TenantId;
+use singletable_keys::Template;
+
+use crate::error::{Error, Result};
+use crate::retry::RetryPolicy;
+use crate::schema::Schema;
+
+/// Who is writing: what the table's audit context provider returns for each audited write.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditContext {
+    /// The user or service making the change.
+    pub actor: Option<String>,
+    /// The request the change belongs to.
+    pub request_id: Option<String>,
+}
 
 /// One DynamoDB table shared by every entity. Cheap to clone.
 ///
@@ -41,6 +55,18 @@ struct Inner {
     cursor_secret: Secret,
     audit_context: Option<ContextProvider>,
     audit_retention: Option<time::Duration>,
+    retry: RetryPolicy,
+    entities: Vec<Declared>,
+}
+
+/// An entity declared on the table with [`TableBuilder::entity`], and the declared entities
+/// whose keys its templates may also render.
+#[derive(Debug)]
+struct Declared {
+    name: &'static str,
+    partition_key: &'static Template<'static>,
+    sort_key: &'static Template<'static>,
+    collides_with: Vec<&'static str>,
 }
 
 /// A global secondary index entities can declare keys for.
@@ -52,6 +78,47 @@ pub struct Index {
     pub partition_key: String,
     /// Its sort key attribute.
     pub sort_key: String,
+}
+
+/// The id of a tenant, as it appears in keys.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct TenantId(Arc<str>);
+
+impl TenantId {
+    /// A tenant id. It is checked like every key value (not empty, no separator, no control
+    /// character) when an operation renders it.
+    pub fn new(id: impl AsRef<str>) -> Self {
+        TenantId(Arc::from(id.as_ref()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for TenantId {
+    fn from(id: &str) -> Self {
+        TenantId::new(id)
+    }
+}
+
+impl From<String> for TenantId {
+    fn from(id: String) -> Self {
+        TenantId(Arc::from(id))
+    }
 }
 
 /// A function that finds the tenant when no tenant scope is set.
@@ -107,11 +174,19 @@ impl Table {
                 cursor_secret: Secret::default(),
                 audit_context: None,
                 audit_retention: None,
+                retry: RetryPolicy::default(),
+                entities: Vec::new(),
             },
         }
     }
 
-    /// The SDK client, for requests this crate does not make.
+    /// How the table retries requests that failed for a passing reason.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.inner.retry
+    }
+
+    /// The SDK client, for requests this crate does not make. Its own retries are off: the
+    /// table's [`RetryPolicy`] retries the requests this crate makes.
     pub fn client(&self) -> &Client {
         &self.inner.client
     }
@@ -147,20 +222,42 @@ impl Table {
         self.inner.tenant_type_index.as_deref()
     }
 
-    /// Refuses, before any request, an operation on an entity that is not tenant-scoped when
-    /// the table was built with [`TableBuilder::require_tenant_scope`].
-    pub(crate) fn admit<E: crate::Entity>(&self) -> crate::Result<()> {
-        if self.inner.require_tenant_scope && E::TENANT_PARAM.is_none() {
-            return Err(crate::Error::InvalidRequest {
+    /// Whether every entity used with this table must be tenant-scoped
+    /// ([`TableBuilder::require_tenant_scope`]).
+    pub fn requires_tenant_scope(&self) -> bool {
+        self.inner.require_tenant_scope
+    }
+
+    /// Refuses batch writes of `E` unless the table declares it and no other declared entity's
+    /// key templates can render the same key: a batch write has no condition to stop it from
+    /// replacing or deleting another type's item.
+    pub(crate) fn check_batch_writes<E: Schema>(&self) -> Result<()> {
+        let refuse = |reason: String| {
+            Err(Error::InvalidRequest {
                 entity: E::TYPE,
-                reason: format!(
-                    "table `{}` holds only tenant-scoped entities, and `{}` has no `#[entity(tenant)]` field",
-                    self.name(),
-                    E::TYPE
-                ),
-            });
+                reason,
+            })
+        };
+        let declared = self.inner.entities.iter().find(|e| {
+            e.name == E::TYPE && e.partition_key == E::PARTITION_KEY && e.sort_key == E::SORT_KEY
+        });
+        match declared {
+            None => refuse(format!(
+                "a batch writes without conditions, so it writes only entities the table \
+                 declares; declare it with `Table::builder(..).entity::<{}>()` (with every \
+                 other entity of the table)",
+                std::any::type_name::<E>()
+                    .rsplit("::")
+                    .next()
+                    .unwrap_or(E::TYPE)
+            )),
+            Some(declared) if !declared.collides_with.is_empty() => refuse(format!(
+                "its key templates may render the same key as {}, so a batch write could \
+                 replace or delete such an item; write it one by one or in a transaction",
+                declared.collides_with.join(", ")
+            )),
+            Some(_) => Ok(()),
         }
-        Ok(())
     }
 
     /// The first tenant the table's resolvers find.
@@ -314,8 +411,65 @@ impl TableBuilder {
         self
     }
 
+    /// Declares an entity stored in this table. Batch writes need it: `BatchWriteItem` takes no
+    /// condition, so a batch may write an entity only when its key templates cannot render the
+    /// key of another declared entity, which [`build`](Self::build) checks from the templates.
+    pub fn entity<E: Schema>(mut self) -> Self {
+        let same = |e: &Declared| {
+            e.name == E::TYPE && e.partition_key == E::PARTITION_KEY && e.sort_key == E::SORT_KEY
+        };
+        if !self.inner.entities.iter().any(same) {
+            self.inner.entities.push(Declared {
+                name: E::TYPE,
+                partition_key: E::PARTITION_KEY,
+                sort_key: E::SORT_KEY,
+                collides_with: Vec::new(),
+            });
+        }
+        self
+    }
+
+    /// How requests that fail for a passing reason are retried (default:
+    /// [`RetryPolicy::default`]). The table's client is rebuilt with the SDK's own retries off,
+    /// so the policy's attempts are the only ones.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.inner.retry = policy;
+        self
+    }
+
     /// Finishes the description.
-    pub fn build(self) -> Table {
+    pub fn build(mut self) -> Table {
+        // One place retries: the table's policy, which also knows when a failed attempt may
+        // have been applied. SDK retries underneath would multiply attempts and hide that.
+        let config = self
+            .inner
+            .client
+            .config()
+            .to_builder()
+            .retry_config(RetryConfig::disabled())
+            .build();
+        self.inner.client = Client::from_conf(config);
+        let separator = self.inner.separator;
+        let keys: Vec<_> = self
+            .inner
+            .entities
+            .iter()
+            .map(|e| (e.name, e.partition_key, e.sort_key))
+            .collect();
+        for declared in &mut self.inner.entities {
+            declared.collides_with = keys
+                .iter()
+                .filter(|(name, pk, sk)| {
+                    *name != declared.name
+                        && singletable_keys::keys_may_collide(
+                            (declared.partition_key, declared.sort_key),
+                            (pk, sk),
+                            separator,
+                        )
+                })
+                .map(|(name, _, _)| *name)
+                .collect();
+        }
         Table {
             inner: Arc::new(self.inner),
         }

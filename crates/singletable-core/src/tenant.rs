@@ -23,57 +23,15 @@
 //! # }
 //! ```
 
-use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
 
-use crate::entity::Entity;
 use crate::error::{Error, Result};
+use crate::schema::Schema;
 use crate::table::Table;
+pub use crate::table::TenantId;
 
 tokio::task_local! {
     static TENANT: TenantId;
-}
-
-/// The id of a tenant, as it appears in keys.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct TenantId(Arc<str>);
-
-impl TenantId {
-    /// A tenant id. It is checked like every key value (not empty, no separator, no control
-    /// character) when an operation renders it.
-    pub fn new(id: impl AsRef<str>) -> Self {
-        TenantId(Arc::from(id.as_ref()))
-    }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for TenantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl fmt::Display for TenantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<&str> for TenantId {
-    fn from(id: &str) -> Self {
-        TenantId::new(id)
-    }
-}
-
-impl From<String> for TenantId {
-    fn from(id: String) -> Self {
-        TenantId(Arc::from(id))
-    }
 }
 
 /// Runs `future` for `tenant`. Scopes nest: the innermost one wins.
@@ -98,16 +56,32 @@ pub fn current() -> Option<TenantId> {
     TENANT.try_with(TenantId::clone).ok()
 }
 
+/// Refuses, before any request, an operation on an entity that is not tenant-scoped when
+/// the table was built with [`TableBuilder::require_tenant_scope`](crate::TableBuilder::require_tenant_scope).
+pub(crate) fn admit<E: Schema>(table: &Table) -> Result<()> {
+    if table.requires_tenant_scope() && E::TENANT_PARAM.is_none() {
+        return Err(Error::InvalidRequest {
+            entity: E::TYPE,
+            reason: format!(
+                "table `{}` holds only tenant-scoped entities, and `{}` has no `#[entity(tenant)]` field",
+                table.name(),
+                E::TYPE
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// The tenant of an operation on a tenant-scoped `E`: the scope's, or else the first that the
 /// table's resolvers find.
-pub(crate) fn required<E: Entity>(table: &Table) -> Result<TenantId> {
+pub(crate) fn required<E: Schema>(table: &Table) -> Result<TenantId> {
     current()
         .or_else(|| table.resolve_tenant())
         .ok_or(Error::MissingTenant { entity: E::TYPE })
 }
 
 /// Refuses an entity of a tenant other than the current one.
-pub(crate) fn check_owner<E: Entity>(entity: &E, table: &Table) -> Result<()> {
+pub(crate) fn check_owner<E: Schema>(entity: &E, table: &Table) -> Result<()> {
     let Some(owner) = entity.tenant() else {
         return Ok(());
     };
@@ -120,6 +94,52 @@ pub(crate) fn check_owner<E: Entity>(entity: &E, table: &Table) -> Result<()> {
         expected: current.to_string(),
         found: owner.to_owned(),
     })
+}
+
+/// The tenant a batch or transaction was built in: every tenant-scoped action binds it, and the
+/// whole is sent only in that same tenant's scope. Keys are rendered when an action is added,
+/// so this is what keeps a transaction built for tenant A from being sent for tenant B (or the
+/// reverse) with keys of the other.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Binding(Option<TenantId>);
+
+impl Binding {
+    /// Binds the current tenant for an action on `E`, refusing a tenant other than the one an
+    /// earlier action bound.
+    pub(crate) fn bind<E: Schema>(&mut self, table: &Table) -> Result<()> {
+        if E::TENANT_PARAM.is_none() {
+            return Ok(());
+        }
+        let tenant = required::<E>(table)?;
+        match &self.0 {
+            None => self.0 = Some(tenant),
+            Some(bound) if *bound == tenant => {}
+            Some(bound) => {
+                return Err(Error::TenantMismatch {
+                    entity: E::TYPE,
+                    expected: bound.to_string(),
+                    found: tenant.to_string(),
+                })
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses to send, before any request, outside the bound tenant's scope.
+    pub(crate) fn check(&self, entity: &'static str, table: &Table) -> Result<()> {
+        let Some(bound) = &self.0 else {
+            return Ok(());
+        };
+        match current().or_else(|| table.resolve_tenant()) {
+            Some(now) if now == *bound => Ok(()),
+            Some(now) => Err(Error::TenantMismatch {
+                entity,
+                expected: now.to_string(),
+                found: bound.to_string(),
+            }),
+            None => Err(Error::MissingTenant { entity }),
+        }
+    }
 }
 
 /// `tokio::spawn`, carrying the current tenant scope (if any) into the new task.

@@ -9,40 +9,27 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update as UpdateAction,
 };
-use tracing::Instrument;
 
-use crate::audit;
-use crate::entity::{Entity, EntityKey};
-use crate::error::{Error, ItemKey, Result};
+use crate::entity::Entity;
+use crate::error::{CancelReason, Error, ItemKey, Result};
 use crate::expr::{Condition, Names};
 use crate::item::{self, Item, TYPE_ATTRIBUTE};
-use crate::ops::soft_delete::DeletionMark;
-use crate::ops::{self, condition, put, update::Update};
+use crate::ops::update::Update;
+use crate::request::{self, sdk_error};
+use crate::schema::{EntityKey, Schema};
 use crate::table::Table;
+use crate::tenant::Binding;
+use crate::write::audited as audit;
+use crate::write::mark::DeletionMark;
+use crate::write::record::AUDIT_TYPE;
+use crate::write::{condition, put};
 
 /// DynamoDB's limit on actions in one transaction.
 const MAX_ACTIONS: usize = 100;
-
-/// Why one action of a canceled transaction failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CancelReason {
-    /// The action's position in the transaction, from 0.
-    pub index: usize,
-    /// The action's entity type.
-    pub entity: &'static str,
-    /// The item it acted on.
-    pub key: ItemKey,
-    /// DynamoDB's code, such as `ConditionalCheckFailed` or `TransactionConflict`.
-    pub code: String,
-    /// DynamoDB's message, if any.
-    pub message: Option<String>,
-}
 
 /// Writes and checks that succeed or fail together.
 ///
@@ -59,12 +46,17 @@ pub struct Transaction<'t> {
     table: &'t Table,
     actions: Vec<Entry<'t>>,
     token: Option<String>,
+    tenant: Binding,
 }
 
 /// One action, and what names it in errors.
 struct Entry<'t> {
     entity: &'static str,
     key: ItemKey,
+    /// The position of the caller's action this entry belongs to.
+    index: usize,
+    /// Whether this is the audit record of that action (an audited create's).
+    record: bool,
     action: Action<'t>,
 }
 
@@ -95,6 +87,7 @@ impl<'t> Transaction<'t> {
             table,
             actions: Vec::new(),
             token: None,
+            tenant: Binding::default(),
         }
     }
 
@@ -105,8 +98,9 @@ impl<'t> Transaction<'t> {
     }
 
     /// Creates an entity (the item must not exist) and returns it with its generated fields.
-    pub fn create<E: Entity>(&mut self, new: E::New) -> Result<E> {
-        self.table.admit::<E>()?;
+    pub fn create<E: Schema>(&mut self, new: E::New) -> Result<E> {
+        crate::tenant::admit::<E>(self.table)?;
+        self.tenant.bind::<E>(self.table)?;
         let now = crate::autogen::now();
         let entity = E::from_new(new, now, self.table)?;
         let key = entity.key().item_key(self.table)?;
@@ -116,11 +110,11 @@ impl<'t> Transaction<'t> {
             let plan = audit::create_plan::<E>(self.table, item);
             let writes = audit::deferred::<E, _>(self.table, key.clone(), plan)(None)?;
             for (i, write) in writes.into_iter().enumerate() {
-                let (entity, key) = match i {
-                    0 => (E::TYPE, key.clone()),
-                    _ => (audit::AUDIT_TYPE, self.key_of(&write)),
+                let (entity, key, record) = match i {
+                    0 => (E::TYPE, key.clone(), false),
+                    _ => (AUDIT_TYPE, self.key_of(&write), true),
                 };
-                self.push(entity, key, write);
+                self.push_entry(entity, key, record, Action::Ready(Box::new(write)));
             }
             return Ok(entity);
         }
@@ -136,16 +130,16 @@ impl<'t> Transaction<'t> {
     }
 
     /// Puts an entity (create or replace; a versioned one over the version it holds).
-    pub fn put<E: Entity>(&mut self, entity: &E) -> Result<&mut Self> {
+    pub fn put<E: Schema>(&mut self, entity: &E) -> Result<&mut Self> {
         self.put_where(entity, None)
     }
 
     /// Puts an entity where `condition` holds for the item as stored.
-    pub fn put_if<E: Entity>(&mut self, entity: &E, condition: Condition<E>) -> Result<&mut Self> {
+    pub fn put_if<E: Schema>(&mut self, entity: &E, condition: Condition<E>) -> Result<&mut Self> {
         self.put_where(entity, Some(condition))
     }
 
-    fn put_where<E: Entity>(
+    fn put_where<E: Schema>(
         &mut self,
         entity: &E,
         user: Option<Condition<E>>,
@@ -185,7 +179,7 @@ impl<'t> Transaction<'t> {
             self.defer::<E, _>(key, audit::update_plan(plan));
             return Ok(self);
         }
-        let built = plan.into_built()?;
+        let built = plan.into_built(false)?;
         let action = UpdateAction::builder()
             .table_name(self.table.name())
             .set_key(Some(item::key_item(built.key.clone(), self.table)))
@@ -207,8 +201,9 @@ impl<'t> Transaction<'t> {
     /// item is marked deleted instead, as [`Entity::delete`] does; unless the entity is also
     /// audited (its write is then made from a read), the mark needs a live item there, and the
     /// transaction is canceled otherwise.
-    pub fn delete<E: Entity>(&mut self, key: E::Key<'_>) -> Result<&mut Self> {
-        self.table.admit::<E>()?;
+    pub fn delete<E: Schema>(&mut self, key: E::Key<'_>) -> Result<&mut Self> {
+        crate::tenant::admit::<E>(self.table)?;
+        self.tenant.bind::<E>(self.table)?;
         let key = key.item_key(self.table)?;
         if E::AUDITED {
             let table = self.table;
@@ -264,12 +259,13 @@ impl<'t> Transaction<'t> {
     }
 
     /// Requires `condition` to hold for the item of `E` at `key`, without writing it.
-    pub fn check<E: Entity>(
+    pub fn check<E: Schema>(
         &mut self,
         key: E::Key<'_>,
         condition: Condition<E>,
     ) -> Result<&mut Self> {
-        self.table.admit::<E>()?;
+        crate::tenant::admit::<E>(self.table)?;
+        self.tenant.bind::<E>(self.table)?;
         let key = key.item_key(self.table)?;
         let mut names = Names::default();
         let mut expression = String::from("#type = :type");
@@ -294,9 +290,9 @@ impl<'t> Transaction<'t> {
         Ok(self)
     }
 
-    /// The number of actions so far.
+    /// The number of actions so far (audit records not counted).
     pub fn len(&self) -> usize {
-        self.actions.len()
+        self.next_index()
     }
 
     /// Whether the transaction has no action.
@@ -304,11 +300,28 @@ impl<'t> Transaction<'t> {
         self.actions.is_empty()
     }
 
+    /// The position the next action of the caller takes.
+    fn next_index(&self) -> usize {
+        self.actions
+            .last()
+            .map_or(0, |entry| entry.index + usize::from(!entry.record))
+    }
+
     fn push(&mut self, entity: &'static str, key: ItemKey, action: TransactWriteItem) {
+        self.push_entry(entity, key, false, Action::Ready(Box::new(action)));
+    }
+
+    fn push_entry(&mut self, entity: &'static str, key: ItemKey, record: bool, action: Action<'t>) {
+        let index = match record {
+            true => self.next_index().saturating_sub(1),
+            false => self.next_index(),
+        };
         self.actions.push(Entry {
             entity,
             key,
-            action: Action::Ready(Box::new(action)),
+            index,
+            record,
+            action,
         });
     }
 
@@ -320,17 +333,13 @@ impl<'t> Transaction<'t> {
             .unwrap_or_default()
     }
 
-    fn defer<E: Entity, T>(
+    fn defer<E: Schema, T>(
         &mut self,
         key: ItemKey,
         plan: impl FnMut(Option<&Item>) -> Result<audit::Step<T>> + Send + 't,
     ) {
         let deferred = audit::deferred::<E, T>(self.table, key.clone(), plan);
-        self.actions.push(Entry {
-            entity: E::TYPE,
-            key,
-            action: Action::Audited(deferred),
-        });
+        self.push_entry(E::TYPE, key, false, Action::Audited(deferred));
     }
 
     fn build_error(
@@ -338,7 +347,7 @@ impl<'t> Transaction<'t> {
         entity: &'static str,
         error: aws_sdk_dynamodb::error::BuildError,
     ) -> Error {
-        ops::sdk_error(self.table, "TransactWriteItems", entity, error)
+        sdk_error(self.table, "TransactWriteItems", entity, error)
     }
 
     /// Applies every action, or none. Refused before sending: more than 100 actions (audit
@@ -346,6 +355,7 @@ impl<'t> Transaction<'t> {
     /// [`Error::TransactionCanceled`] with the reason of each failing action.
     pub async fn send(mut self) -> Result<()> {
         let entity = self.actions.first().map_or("(transaction)", |e| e.entity);
+        self.tenant.check(entity, self.table)?;
         for (i, entry) in self.actions.iter().enumerate() {
             if self.actions[..i].iter().any(|other| other.key == entry.key) {
                 return Err(Error::InvalidRequest {
@@ -377,18 +387,45 @@ impl<'t> Transaction<'t> {
                     got: items.len(),
                 });
             }
-            let error = match send(self.table, entity, items, self.token.clone()).await {
-                Ok(()) => return Ok(()),
+            // Without the caller's token, each attempt has its own: the request layer's retries
+            // of a lost reply reuse it, and DynamoDB applies a transaction once per token.
+            let token = self
+                .token
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            let first_key = labels
+                .first()
+                .map(|label| label.key.clone())
+                .unwrap_or_default();
+            let client = self.table.client();
+            let sent = request::send(
+                self.table,
+                "TransactWriteItems",
+                entity,
+                |capacity| {
+                    client
+                        .transact_write_items()
+                        .set_transact_items(Some(items))
+                        .client_request_token(token)
+                        .set_return_consumed_capacity(capacity)
+                },
+                |request| request.send(),
+            )
+            .await;
+            let error = match sent.result {
+                Ok(_) => return Ok(()),
                 Err(error) => error,
             };
             let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) =
                 error.as_service_error()
             else {
-                return Err(ops::sdk_error(
+                return Err(request::write_failed(
                     self.table,
                     "TransactWriteItems",
                     entity,
+                    &first_key,
                     error,
+                    sent.maybe_applied,
                 ));
             };
             let reasons = canceled.cancellation_reasons();
@@ -409,18 +446,18 @@ impl<'t> Transaction<'t> {
                     attempt,
                     "audited transaction raced another; retrying"
                 );
-                audit::pause(attempt).await;
+                audit::pause(self.table, attempt).await;
                 continue;
             }
             let reasons = reasons
                 .iter()
                 .zip(labels)
-                .enumerate()
-                .filter(|(_, (reason, _))| reason.code().is_some_and(|code| code != "None"))
-                .map(|(index, (reason, (entity, key)))| CancelReason {
-                    index,
-                    entity,
-                    key,
+                .filter(|(reason, _)| reason.code().is_some_and(|code| code != "None"))
+                .map(|(reason, label)| CancelReason {
+                    index: label.action,
+                    entity: label.entity,
+                    key: label.key,
+                    audit_record: label.audit_record,
                     code: reason.code().unwrap_or_default().to_owned(),
                     message: reason.message().map(str::to_owned),
                 })
@@ -434,12 +471,19 @@ impl<'t> Transaction<'t> {
     /// Ready items are moved out unless `keep` (for another attempt).
     async fn items(&mut self, keep: bool) -> Result<Items> {
         let table = self.table;
-        let reads = futures::future::try_join_all(self.actions.iter().map(|entry| async move {
-            match entry.action {
-                Action::Audited(_) => ops::get::stored(table, entry.entity, &entry.key)
-                    .await
-                    .map(Some),
-                Action::Ready(_) => Ok(None),
+        // Owned keys, so that the reads hold no borrow of the actions across their awaits.
+        let to_read: Vec<Option<(&'static str, ItemKey)>> = self
+            .actions
+            .iter()
+            .map(|entry| match entry.action {
+                Action::Audited(_) => Some((entry.entity, entry.key.clone())),
+                Action::Ready(_) => None,
+            })
+            .collect();
+        let reads = futures::future::try_join_all(to_read.into_iter().map(|read| async move {
+            match read {
+                Some((entity, key)) => request::stored(table, entity, &key).await.map(Some),
+                None => Ok(None),
             }
         }))
         .await?;
@@ -447,9 +491,16 @@ impl<'t> Transaction<'t> {
         let mut items = Vec::with_capacity(self.actions.len());
         let mut made_from = Vec::new();
         for (entry, read) in self.actions.iter_mut().zip(reads) {
+            let action = entry.index;
+            let label = |entity, audit_record| Label {
+                action,
+                entity,
+                key: entry.key.clone(),
+                audit_record,
+            };
             match (&mut entry.action, read) {
                 (Action::Ready(item), _) => {
-                    labels.push((entry.entity, entry.key.clone()));
+                    labels.push(label(entry.entity, entry.record));
                     items.push(match keep {
                         true => TransactWriteItem::clone(item),
                         false => {
@@ -464,12 +515,10 @@ impl<'t> Transaction<'t> {
                         made_from.push((items.len(), old));
                     }
                     for (i, write) in writes.into_iter().enumerate() {
-                        let label = if i == 0 {
-                            entry.entity
-                        } else {
-                            audit::AUDIT_TYPE
-                        };
-                        labels.push((label, entry.key.clone()));
+                        labels.push(match i {
+                            0 => label(entry.entity, false),
+                            _ => label(AUDIT_TYPE, true),
+                        });
                         items.push(write);
                     }
                 }
@@ -479,34 +528,18 @@ impl<'t> Transaction<'t> {
     }
 }
 
+/// What names one item of the request: the caller's action it belongs to, and whether it is
+/// that action's audit record.
+struct Label {
+    action: usize,
+    entity: &'static str,
+    key: ItemKey,
+    audit_record: bool,
+}
+
 /// What [`Transaction::items`] makes.
 type Items = (
-    Vec<(&'static str, ItemKey)>,
+    Vec<Label>,
     Vec<TransactWriteItem>,
     Vec<(usize, Option<Item>)>,
 );
-
-/// Sends one `TransactWriteItems`.
-async fn send(
-    table: &Table,
-    entity: &'static str,
-    items: Vec<TransactWriteItem>,
-    token: Option<String>,
-) -> std::result::Result<(), SdkError<TransactWriteItemsError, HttpResponse>> {
-    let span = tracing::debug_span!(
-        "dynamodb",
-        operation = "TransactWriteItems",
-        table = table.name(),
-        entity,
-        actions = items.len(),
-    );
-    table
-        .client()
-        .transact_write_items()
-        .set_transact_items(Some(items))
-        .set_client_request_token(token)
-        .send()
-        .instrument(span)
-        .await
-        .map(|_| ())
-}

@@ -6,7 +6,10 @@
 //! back into exactly one value per placeholder: values may never contain the separator.
 //!
 //! This crate does no I/O. The derive macro uses it to validate templates at compile time and the
-//! runtime uses it to render keys and parse them back.
+//! runtime uses it to render keys and parse them back. [`Template::may_overlap`] and
+//! [`keys_may_collide`] prove that two entity types never render the same key;
+//! [`prefix_upper_bound`] and [`prefix_between`] turn a range query on a key prefix into sort-key
+//! bounds.
 //!
 //! ```
 //! use singletable_keys::{KeyPart, Template};
@@ -24,12 +27,16 @@
 
 #![warn(missing_docs)]
 
+mod overlap;
 mod part;
+mod range;
 mod template;
 
+pub use overlap::keys_may_collide;
 #[cfg(feature = "time")]
 pub use part::write_timestamp;
 pub use part::{check_value, FromKeyPart, KeyPart, ValueError};
+pub use range::{prefix_between, prefix_upper_bound};
 pub use template::{KeyError, ParseKeyError, Segment, Template, TemplateError};
 
 /// The separator a template's `#` stands for unless the table says otherwise.

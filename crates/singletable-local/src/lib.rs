@@ -29,6 +29,14 @@
 //! # }
 //! ```
 //!
+//! # Fault injection
+//!
+//! With the `faults` feature (on by default), `DynamoDbLocal::with_faults`
+//! starts a `FaultProxy` in front of DynamoDB Local that throttles, fails,
+//! drops connections, loses replies and splits batches at seeded random
+//! rates, while forwarding everything else to the real DynamoDB Local; see
+//! the `faults` module.
+//!
 //! # Environment
 //!
 //! - `DYNAMODB_ENDPOINT`: use this endpoint instead of starting Java.
@@ -40,8 +48,13 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "faults")]
+pub mod faults;
 mod install;
 mod process;
+
+#[cfg(feature = "faults")]
+pub use faults::{FaultProxy, Faults};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -304,20 +317,16 @@ impl DynamoDbLocal {
     /// a different async runtime than the one it was first used on, and tests
     /// usually run one runtime each.
     pub async fn client(&self) -> aws_sdk_dynamodb::Client {
-        let credentials = aws_sdk_dynamodb::config::Credentials::new(
-            "singletable",
-            "singletable",
-            None,
-            None,
-            "singletable-local",
-        );
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(&self.endpoint)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(credentials)
-            .load()
-            .await;
-        aws_sdk_dynamodb::Client::new(&config)
+        client_for(&self.endpoint).await
+    }
+
+    /// Starts a [`FaultProxy`] in front of this DynamoDB Local, which injects
+    /// `faults` into the requests sent through it.
+    ///
+    /// Same as [`FaultProxy::start`] with this instance's endpoint.
+    #[cfg(feature = "faults")]
+    pub async fn with_faults(&self, faults: Faults) -> Result<FaultProxy, Error> {
+        FaultProxy::start(&self.endpoint, faults).await
     }
 
     /// A new client and a new table with a unique name starting with `prefix`,
@@ -331,6 +340,24 @@ impl DynamoDbLocal {
         create_table(&client, &table).await?;
         Ok((client, table))
     }
+}
+
+/// A client for `endpoint`, in region `us-east-1` with static test credentials.
+pub(crate) async fn client_for(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let credentials = aws_sdk_dynamodb::config::Credentials::new(
+        "singletable",
+        "singletable",
+        None,
+        None,
+        "singletable-local",
+    );
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(credentials)
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&config)
 }
 
 /// The non-empty value of `DYNAMODB_ENDPOINT`, if any.

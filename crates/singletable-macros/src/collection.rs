@@ -136,14 +136,14 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
 
 fn expand(ident: &Ident, root: &Type, root_field: &Ident, joins: &[Join]) -> TokenStream {
     let private = quote!(::singletable::__private);
-    let root_entity = quote_spanned!(root.span()=> <#root as #private::Entity>);
+    let root_entity = quote_spanned!(root.span()=> <#root as #private::Schema>);
     let checks = joins.iter().map(|join| {
         let element = join.element;
         let name = join.ident.to_string();
         quote_spanned! {element.span()=>
             const _: () = {
                 let root = #root_entity::PARTITION_KEY;
-                let joined = <<#element as #private::Joinable>::Root as #private::Entity>::PARTITION_KEY;
+                let joined = <<#element as #private::Joinable>::Root as #private::Schema>::PARTITION_KEY;
                 if !root.same_shape(joined) {
                     #private::partition_mismatch(root.source(), joined.source(), #name);
                 }

@@ -7,15 +7,14 @@ use std::marker::PhantomData;
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::stream::{self, Stream};
 use time::OffsetDateTime;
-use tracing::Instrument;
 
-use super::{capacity_request, record_capacity, sdk_error, span};
 use crate::cursor::{self, Fingerprint};
-use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::expr::{Condition, Names};
 use crate::item::{self, Item, TENANT_TYPE_ATTRIBUTE, TIMESTAMP_ATTRIBUTE, TYPE_ATTRIBUTE};
 use crate::later::Later;
+use crate::request;
+use crate::schema::Schema;
 use crate::table::Table;
 
 /// A condition on the sort key, on rendered key text.
@@ -113,7 +112,7 @@ pub struct Query<'t, E> {
     entity: PhantomData<fn() -> E>,
 }
 
-impl<'t, E: Entity> Query<'t, E> {
+impl<'t, E: Schema> Query<'t, E> {
     /// Items of `E` in the partition `pk`, rendered when the query runs.
     pub fn partition(table: &'t Table, pk: Later<'t, String>) -> Self {
         let source = Later::new(move |table| pk.make(table).map(Source::Partition));
@@ -347,7 +346,7 @@ impl<'t, E: Entity> Query<'t, E> {
             return Err(error);
         }
         let table = self.table;
-        table.admit::<E>()?;
+        crate::tenant::admit::<E>(table)?;
         let source = self.source.make(table)?;
         let mut names = Names::default();
         let (index, partition_attribute, partition_value, sort_attribute) = match &source {
@@ -484,33 +483,46 @@ impl Prepared<'_> {
         start: Option<Item>,
         limit: Option<usize>,
     ) -> Result<(Vec<Item>, Option<Item>)> {
-        let span = span(self.table, "Query", self.entity);
         let limit = limit.map(|l| i32::try_from(l).unwrap_or(i32::MAX));
-        let output = self
-            .table
-            .client()
-            .query()
-            .table_name(self.table.name())
-            .set_index_name(self.index.clone())
-            .key_condition_expression(&self.key_condition)
-            .set_filter_expression(self.filter.clone())
-            .set_expression_attribute_names(Some(self.names.clone()))
-            .set_expression_attribute_values(Some(self.values.clone()))
-            .scan_index_forward(self.forward)
-            .consistent_read(self.consistent)
-            .set_limit(limit)
-            .set_exclusive_start_key(start)
-            .set_return_consumed_capacity(capacity_request(&span))
-            .send()
-            .instrument(span.clone())
-            .await
-            .map_err(|e| sdk_error(self.table, "Query", self.entity, e))?;
-        record_capacity(&span, output.consumed_capacity());
+        let table = self.table;
+        let client = table.client();
+        // Each page is one request with its own retries: a page that fails for a passing
+        // reason is asked again from the same start key, so a read never restarts or repeats.
+        let sent = request::send(
+            table,
+            "Query",
+            self.entity,
+            |capacity| {
+                client
+                    .query()
+                    .table_name(table.name())
+                    .set_index_name(self.index.clone())
+                    .key_condition_expression(&self.key_condition)
+                    .set_filter_expression(self.filter.clone())
+                    .set_expression_attribute_names(Some(self.names.clone()))
+                    .set_expression_attribute_values(Some(self.values.clone()))
+                    .scan_index_forward(self.forward)
+                    .consistent_read(self.consistent)
+                    .set_limit(limit)
+                    .set_exclusive_start_key(start)
+                    .set_return_consumed_capacity(capacity)
+            },
+            |request| request.send(),
+        )
+        .await;
+        let output = sent
+            .result
+            .map_err(|e| request::sdk_error(table, "Query", self.entity, e))?;
         Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
     }
 
     fn make_cursor(&self, key: &Item) -> Result<String> {
-        cursor::make(key, self.fingerprint, self.table, self.entity)
+        cursor::make(
+            key,
+            self.fingerprint,
+            self.table.cursor_secret(),
+            self.entity,
+        )
     }
 
     fn open_cursor(&self, text: &str) -> Result<Item> {
@@ -518,13 +530,19 @@ impl Prepared<'_> {
             self.partition_attribute.as_str(),
             self.partition_value.as_str(),
         );
-        cursor::open(text, self.fingerprint, self.table, self.entity, partition)
+        cursor::open(
+            text,
+            self.fingerprint,
+            self.table.cursor_secret(),
+            self.entity,
+            partition,
+        )
     }
 }
 
 /// Where a type index listing of `E` reads: for a tenant-scoped entity, the tenant type index
 /// partition of the current tenant.
-fn type_index_source<E: Entity>(table: &Table) -> Result<Source> {
+fn type_index_source<E: Schema>(table: &Table) -> Result<Source> {
     if E::TENANT_PARAM.is_none() {
         return match table.type_index() {
             Some(_) => Ok(Source::TypeIndex),

@@ -4,77 +4,27 @@
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use futures::{StreamExt, TryStreamExt};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-use tracing::Instrument;
 
 use super::query::Query;
-use super::{capacity_request, condition, record_capacity, sdk_error, span};
-use crate::batch::BatchWrite;
-use crate::entity::Entity;
 use crate::error::{Error, ItemKey, Result};
 use crate::expr::{Condition, Names};
 use crate::item::{self, DELETED_ATTRIBUTE, DELETED_BY_ATTRIBUTE, TYPE_ATTRIBUTE};
 use crate::later::Later;
+use crate::request::{self, sdk_error};
+use crate::schema::Schema;
 use crate::table::Table;
-
-/// The mark a soft delete sets: `_deleted_at`, and `_deleted_by` when the table's audit context
-/// names the actor (a stale `_deleted_by` is removed otherwise).
-pub(crate) struct DeletionMark {
-    at: AttributeValue,
-    by: Option<AttributeValue>,
-}
-
-impl DeletionMark {
-    /// The mark of a delete made now, by whom the table's audit context says.
-    pub(crate) fn now(table: &Table) -> Self {
-        let mut at = String::with_capacity(24);
-        singletable_keys::write_timestamp(crate::autogen::now(), &mut at);
-        DeletionMark {
-            at: AttributeValue::S(at),
-            by: table.audit_context().actor.map(AttributeValue::S),
-        }
-    }
-
-    /// The update expression that sets the mark (with `also`, more `SET` actions such as
-    /// `, #revision = :next`), its names `#deleted`/`#deletedby` and values `:at`/`:by` put
-    /// into `names` and `values`.
-    pub(crate) fn update(
-        &self,
-        also: &str,
-        names: &mut impl Extend<(String, String)>,
-        values: &mut impl Extend<(String, AttributeValue)>,
-    ) -> String {
-        names.extend([
-            ("#deleted".to_owned(), DELETED_ATTRIBUTE.to_owned()),
-            ("#deletedby".to_owned(), DELETED_BY_ATTRIBUTE.to_owned()),
-        ]);
-        values.extend([(":at".to_owned(), self.at.clone())]);
-        match &self.by {
-            Some(by) => {
-                values.extend([(":by".to_owned(), by.clone())]);
-                format!("SET #deleted = :at, #deletedby = :by{also}")
-            }
-            None => format!("SET #deleted = :at{also} REMOVE #deletedby"),
-        }
-    }
-
-    /// Sets the mark on `item` as the update stores it.
-    pub(crate) fn apply(&self, item: &mut item::Item) {
-        item.insert(DELETED_ATTRIBUTE.into(), self.at.clone());
-        match &self.by {
-            Some(by) => item.insert(DELETED_BY_ATTRIBUTE.into(), by.clone()),
-            None => item.remove(DELETED_BY_ATTRIBUTE),
-        };
-    }
-}
+use crate::write::mark::DeletionMark;
+use crate::write::{audited, condition};
 
 /// Marks the item at `key` deleted (where `user` holds); returns it, or `None` when there is no
 /// live item.
-pub(crate) async fn mark<E: Entity>(
+pub(crate) async fn mark<E: Schema>(
     table: &Table,
     key: ItemKey,
     user: Option<Condition<E>>,
@@ -84,8 +34,7 @@ pub(crate) async fn mark<E: Entity>(
     let mut expression =
         "attribute_exists(#pk) AND #type = :type AND attribute_not_exists(#deleted)".to_owned();
     condition::append::<E>(&mut expression, user.as_ref(), None, &mut names)?;
-    let span = span(table, "UpdateItem", E::TYPE);
-    let result = send_update::<E>(table, &key, update, expression, names, &span).await;
+    let result = send_update::<E>(table, &key, update, expression, names).await;
     match result {
         Ok(item) => Ok(Some(item::decode(item, table)?)),
         Err(error) => match error.as_service_error() {
@@ -100,11 +49,11 @@ pub(crate) async fn mark<E: Entity>(
 }
 
 /// Removes the deletion mark of the item at `key`.
-pub(crate) async fn restore<E: Entity>(table: &Table, key: Result<ItemKey>) -> Result<E> {
-    table.admit::<E>()?;
+pub(crate) async fn restore<E: Schema>(table: &Table, key: Result<ItemKey>) -> Result<E> {
+    crate::tenant::admit::<E>(table)?;
     let key = key?;
     if E::AUDITED {
-        return crate::audit::mark::<E>(table, key.clone(), None, false)
+        return audited::mark::<E>(table, key.clone(), None, false)
             .await?
             .ok_or(Error::NotFound {
                 entity: E::TYPE,
@@ -116,14 +65,12 @@ pub(crate) async fn restore<E: Entity>(table: &Table, key: Result<ItemKey>) -> R
     let deleted_by = names.name(DELETED_BY_ATTRIBUTE);
     let expression =
         format!("attribute_exists(#pk) AND #type = :type AND attribute_exists({deleted})");
-    let span = span(table, "UpdateItem", E::TYPE);
     match send_update::<E>(
         table,
         &key,
         format!("REMOVE {deleted}, {deleted_by}"),
         expression,
         names,
-        &span,
     )
     .await
     {
@@ -150,7 +97,7 @@ pub struct Trashed<E> {
 }
 
 /// The deleted items of the partition `pk`, most recently deleted first.
-pub(crate) async fn trash<E: Entity>(table: &Table, pk: Result<String>) -> Result<Vec<Trashed<E>>> {
+pub(crate) async fn trash<E: Schema>(table: &Table, pk: Result<String>) -> Result<Vec<Trashed<E>>> {
     let mut items = Query::<E>::partition(table, Later::ready(pk))
         .only_deleted()
         .items()
@@ -180,7 +127,7 @@ pub(crate) async fn trash<E: Entity>(table: &Table, pk: Result<String>) -> Resul
 }
 
 /// Purges the items of partition `pk` deleted before `cutoff`; returns how many.
-pub(crate) async fn empty_trash<E: Entity>(
+pub(crate) async fn empty_trash<E: Schema>(
     table: &Table,
     pk: Result<String>,
     cutoff: OffsetDateTime,
@@ -201,55 +148,102 @@ pub(crate) async fn empty_trash<E: Entity>(
         })
         .map(|old| item::item_key_of(old, table))
         .collect();
-    let purged = expired.len();
     if E::AUDITED {
         // Each purge carries its audit record, so each is a transaction of its own.
+        let purged = expired.len();
         futures::stream::iter(expired)
-            .map(|key| crate::audit::delete::<E>(table, key, None, true))
+            .map(|key| audited::delete::<E>(table, key, None, true))
             .buffer_unordered(PURGE_CONCURRENCY)
             .try_collect::<Vec<_>>()
             .await?;
         return Ok(purged);
     }
-    let mut batch = BatchWrite::new(table);
-    for key in expired {
-        batch.delete_key::<E>(key)?;
+    // Each delete holds only where the item is still this entity's and still deleted before
+    // the cutoff: one restored (or replaced) since the listing is left alone.
+    let purged: Vec<bool> = futures::stream::iter(expired)
+        .map(|key| purge_deleted::<E>(table, key, &before))
+        .buffer_unordered(PURGE_CONCURRENCY)
+        .try_collect()
+        .await?;
+    Ok(purged.into_iter().filter(|purged| *purged).count())
+}
+
+/// Deletes the item of `E` at `key` if it was soft-deleted before `before`; whether it did.
+async fn purge_deleted<E: Schema>(table: &Table, key: ItemKey, before: &str) -> Result<bool> {
+    let client = table.client();
+    let sent = request::send(
+        table,
+        "DeleteItem",
+        E::TYPE,
+        |capacity| {
+            client
+                .delete_item()
+                .table_name(table.name())
+                .set_key(Some(item::key_item(key.clone(), table)))
+                .condition_expression("#type = :type AND #deleted < :before")
+                .expression_attribute_names("#type", TYPE_ATTRIBUTE)
+                .expression_attribute_names("#deleted", DELETED_ATTRIBUTE)
+                .expression_attribute_values(":type", AttributeValue::S(E::TYPE.into()))
+                .expression_attribute_values(":before", AttributeValue::S(before.to_owned()))
+                .set_return_consumed_capacity(capacity)
+        },
+        |request| request.send(),
+    )
+    .await;
+    match sent.result {
+        Ok(_) => Ok(true),
+        Err(error) => match error.as_service_error() {
+            Some(DeleteItemError::ConditionalCheckFailedException(_)) => Ok(false),
+            _ => Err(request::write_failed(
+                table,
+                "DeleteItem",
+                E::TYPE,
+                &key,
+                error,
+                sent.maybe_applied,
+            )),
+        },
     }
-    batch.send().await?;
-    Ok(purged)
 }
 
 /// Audited purges sent at once by `empty_trash`.
 const PURGE_CONCURRENCY: usize = 8;
 
-/// One `UpdateItem` of the deletion mark, returning the item as it is afterwards.
-async fn send_update<E: Entity>(
+/// One `UpdateItem` of the deletion mark, returning the item as it is afterwards. Setting or
+/// removing the mark twice leaves the same item, so a retried lost reply does no harm.
+async fn send_update<E: Schema>(
     table: &Table,
     key: &ItemKey,
     update: String,
     condition: String,
     names: Names,
-    span: &tracing::Span,
 ) -> std::result::Result<item::Item, SdkError<UpdateItemError, HttpResponse>> {
     let (names, values) = (names.names, names.values);
-    let output = table
-        .client()
-        .update_item()
-        .table_name(table.name())
-        .set_key(Some(item::key_item(key.clone(), table)))
-        .update_expression(update)
-        .condition_expression(condition)
-        .set_expression_attribute_names(Some(names.into_iter().collect()))
-        .expression_attribute_names("#pk", table.partition_key())
-        .expression_attribute_names("#type", TYPE_ATTRIBUTE)
-        .set_expression_attribute_values(Some(values.into_iter().collect()))
-        .expression_attribute_values(":type", AttributeValue::S(E::TYPE.into()))
-        .return_values(ReturnValue::AllNew)
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .set_return_consumed_capacity(capacity_request(span))
-        .send()
-        .instrument(span.clone())
-        .await?;
-    record_capacity(span, output.consumed_capacity());
-    Ok(output.attributes.unwrap_or_default())
+    let client = table.client();
+    let sent = request::send(
+        table,
+        "UpdateItem",
+        E::TYPE,
+        |capacity| {
+            client
+                .update_item()
+                .table_name(table.name())
+                .set_key(Some(item::key_item(key.clone(), table)))
+                .update_expression(update)
+                .condition_expression(condition)
+                .set_expression_attribute_names(Some(names.into_iter().collect()))
+                .expression_attribute_names("#pk", table.partition_key())
+                .expression_attribute_names("#type", TYPE_ATTRIBUTE)
+                .set_expression_attribute_values(Some(values.into_iter().collect()))
+                .expression_attribute_values(":type", AttributeValue::S(E::TYPE.into()))
+                .return_values(ReturnValue::AllNew)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .set_return_consumed_capacity(capacity)
+        },
+        |request| request.send(),
+    )
+    .await;
+    Ok(sent.result?.attributes.unwrap_or_default())
 }

@@ -4,65 +4,25 @@
 //! (and `add_*`/`subtract_*` only for numeric ones); this type does the work once for all.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::marker::PhantomData;
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use serde::Serialize;
-use tracing::Instrument;
 
-use super::{capacity_request, condition, record_capacity, sdk_error, span};
 use crate::autogen;
+use crate::codec::SerializeWith;
 use crate::entity::Entity;
 use crate::error::{Error, ItemKey, Result};
-use crate::expr::{Condition, Names};
-use crate::item::{self, Item, REVISION_ATTRIBUTE, TYPE_ATTRIBUTE};
+use crate::expr::Condition;
+use crate::item::{self, WRITE_ATTRIBUTE};
 use crate::key;
 use crate::later::Later;
+use crate::request;
 use crate::table::Table;
+use crate::write::update::{Action, Plan};
+use crate::write::{audited, condition};
 use crate::{KeyPart, Template};
-
-/// `clause`, ready for one more comma-separated action.
-fn next(clause: &mut String) -> &mut String {
-    if !clause.is_empty() {
-        clause.push_str(", ");
-    }
-    clause
-}
-
-/// A field's `serialize_with` function, as serde calls it for DynamoDB attributes.
-pub type SerializeWith<V> =
-    fn(
-        &V,
-        serde_dynamo::Serializer,
-    ) -> std::result::Result<serde_dynamo::AttributeValue, serde_dynamo::Error>;
-
-/// An update ready to send: its key and rendered expressions.
-pub(crate) struct Built<'t> {
-    pub(crate) table: &'t Table,
-    pub(crate) key: ItemKey,
-    pub(crate) update: String,
-    pub(crate) condition: String,
-    pub(crate) names: HashMap<String, String>,
-    pub(crate) values: HashMap<String, AttributeValue>,
-    pub(crate) expected: Option<u64>,
-    /// The item as it will be stored, when the update was rendered against a snapshot.
-    pub(crate) after: Option<Item>,
-}
-
-/// What an update does to one attribute.
-#[derive(Clone, Debug)]
-enum Action {
-    Set(AttributeValue),
-    Remove,
-    Add(AttributeValue),
-    Subtract(AttributeValue),
-    SetIfAbsent(AttributeValue),
-    Append(AttributeValue),
-    Prepend(AttributeValue),
-}
 
 /// An update of one item, built by the generated `<Entity>Update` and sent with `send()`.
 ///
@@ -317,7 +277,7 @@ impl<'t, E: Entity> Update<'t, E> {
 
     /// Checks the update and settles its actions: the stamps, the index keys and the version.
     pub(crate) fn plan(mut self) -> Result<Plan<'t, E>> {
-        self.table.admit::<E>()?;
+        crate::tenant::admit::<E>(self.table)?;
         let changes_a_field = !self.actions.is_empty();
         E::stamp_update(&mut self, autogen::now());
         let key = std::mem::replace(&mut self.key, Later::ready(Ok(ItemKey::default())));
@@ -349,279 +309,56 @@ impl<'t, E: Entity> Update<'t, E> {
     pub async fn send(self) -> Result<E> {
         let plan = self.plan()?;
         if E::AUDITED {
-            return crate::audit::update(plan).await;
+            return audited::update(plan).await;
         }
-        let built = plan.into_built()?;
-        let (table, key, expected) = (built.table, built.key, built.expected);
-        let span = span(table, "UpdateItem", E::TYPE);
-        let request = table
-            .client()
-            .update_item()
-            .table_name(table.name())
-            .set_key(Some(item::key_item(key.clone(), table)))
-            .update_expression(built.update)
-            .condition_expression(built.condition)
-            .set_expression_attribute_names(Some(built.names))
-            .set_expression_attribute_values(Some(built.values))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .set_return_consumed_capacity(capacity_request(&span));
-        let result = request.send().instrument(span.clone()).await;
-        match result {
-            Ok(output) => {
-                record_capacity(&span, output.consumed_capacity());
-                let item = output.attributes.unwrap_or_default();
-                item::decode(item, table)
-            }
-            Err(error) => match error.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    Err(condition::failed::<E>(key, failed.item(), expected))
-                }
-                _ => Err(sdk_error(table, "UpdateItem", E::TYPE, error)),
-            },
-        }
-    }
-}
-
-/// A checked update whose actions are settled, ready to render once or, for an audited entity,
-/// once per attempt against the item as it was read.
-pub(crate) struct Plan<'t, E> {
-    pub(crate) table: &'t Table,
-    pub(crate) key: ItemKey,
-    actions: Vec<(Cow<'static, str>, Action)>,
-    condition: Option<Condition<E>>,
-    pub(crate) expected: Option<u64>,
-}
-
-impl<'t, E: Entity> Plan<'t, E> {
-    /// Renders the update. Given the item as stored (`snapshot`, for an audited entity), every
-    /// action is resolved against it into a plain SET or REMOVE, the item's revision moves on,
-    /// and the write holds only over that revision; `Built::after` is then the item as it will
-    /// be stored.
-    pub(crate) fn render(&self, snapshot: Option<&Item>) -> Result<Built<'t>> {
-        self.render_actions(self.actions.clone(), snapshot)
-    }
-
-    /// Renders the update once, moving its actions rather than copying them.
-    pub(crate) fn into_built(mut self) -> Result<Built<'t>> {
-        let actions = std::mem::take(&mut self.actions);
-        self.render_actions(actions, None)
-    }
-
-    fn render_actions(
-        &self,
-        mut actions: Vec<(Cow<'static, str>, Action)>,
-        snapshot: Option<&Item>,
-    ) -> Result<Built<'t>> {
-        let table = self.table;
-        let mut after = None;
-        let mut names = Names::default();
-        let mut condition = String::from("attribute_exists(#pk) AND #type = :type");
-        let mut guard = None;
-        if let Some(old) = snapshot {
-            let mut new = old.clone();
-            actions = actions
-                .into_iter()
-                .map(|(attribute, action)| {
-                    let value = resolve::<E>(&attribute, action, old.get(attribute.as_ref()))?;
-                    let action = match &value {
-                        Some(value) => {
-                            new.insert(attribute.to_string(), value.clone());
-                            Action::Set(value.clone())
-                        }
-                        None => {
-                            new.remove(attribute.as_ref());
-                            Action::Remove
-                        }
-                    };
-                    Ok((attribute, action))
-                })
-                .collect::<Result<_>>()?;
-            let revision = crate::audit::next_revision(old);
-            new.insert(REVISION_ATTRIBUTE.into(), revision.clone());
-            actions.push((REVISION_ATTRIBUTE.into(), Action::Set(revision)));
-            guard = Some(old);
-            after = Some(new);
-        }
-        if E::SOFT_DELETE {
-            // A soft-deleted item is gone for updates until it is restored.
-            let deleted = names.name(item::DELETED_ATTRIBUTE);
-            condition.push_str(&format!(" AND attribute_not_exists({deleted})"));
-        }
-        let expected = self.expected;
-        condition::append::<E>(
-            &mut condition,
-            self.condition.as_ref(),
-            expected,
-            &mut names,
-        )?;
-        let mut names_map: HashMap<String, String> = names.names.into_iter().collect();
-        let mut values_map: HashMap<String, AttributeValue> = names.values.into_iter().collect();
-        names_map.insert("#pk".into(), table.partition_key().into());
-        names_map.insert("#type".into(), TYPE_ATTRIBUTE.into());
-        values_map.insert(":type".into(), AttributeValue::S(E::TYPE.into()));
-        if let Some(old) = guard {
-            condition.push_str(" AND ");
-            condition.push_str(&crate::audit::guard(
-                table,
-                Some(old),
-                &mut names_map,
-                &mut values_map,
-            ));
-        }
-
-        // One pass writes both clauses; names and values are placeholders `#aN`/`:uN`.
-        let (mut sets, mut removes) = (String::with_capacity(64), String::new());
-        for (i, (attribute, action)) in actions.into_iter().enumerate() {
-            // Writing to a String cannot fail.
-            let operand = match action {
-                Action::Set(value) => {
-                    let _ = write!(next(&mut sets), "#a{i} = :u{i}");
-                    Some(value)
-                }
-                Action::Add(value) => {
-                    let _ = write!(
-                        next(&mut sets),
-                        "#a{i} = if_not_exists(#a{i}, :zero) + :u{i}"
-                    );
-                    Some(value)
-                }
-                Action::Subtract(value) => {
-                    let _ = write!(
-                        next(&mut sets),
-                        "#a{i} = if_not_exists(#a{i}, :zero) - :u{i}"
-                    );
-                    Some(value)
-                }
-                Action::SetIfAbsent(value) => {
-                    let _ = write!(next(&mut sets), "#a{i} = if_not_exists(#a{i}, :u{i})");
-                    Some(value)
-                }
-                Action::Append(value) => {
-                    let _ = write!(
-                        next(&mut sets),
-                        "#a{i} = list_append(if_not_exists(#a{i}, :empty), :u{i})"
-                    );
-                    Some(value)
-                }
-                Action::Prepend(value) => {
-                    let _ = write!(
-                        next(&mut sets),
-                        "#a{i} = list_append(:u{i}, if_not_exists(#a{i}, :empty))"
-                    );
-                    Some(value)
-                }
-                Action::Remove => {
-                    let _ = write!(next(&mut removes), "#a{i}");
-                    None
-                }
-            };
-            names_map.insert(format!("#a{i}"), attribute.into_owned());
-            if let Some(value) = operand {
-                values_map.insert(format!(":u{i}"), value);
-            }
-        }
-        if sets.contains(":zero") {
-            values_map.insert(":zero".into(), AttributeValue::N("0".into()));
-        }
-        if sets.contains(":empty") {
-            values_map.insert(":empty".into(), AttributeValue::L(Vec::new()));
-        }
-        let mut update = String::with_capacity(sets.len() + removes.len() + 12);
-        if !sets.is_empty() {
-            update.push_str("SET ");
-            update.push_str(&sets);
-        }
-        if !removes.is_empty() {
-            update.push_str(if update.is_empty() {
-                "REMOVE "
-            } else {
-                " REMOVE "
-            });
-            update.push_str(&removes);
-        }
-        Ok(Built {
+        let built = plan.into_built(true)?;
+        let (table, key, expected, token) = (built.table, built.key, built.expected, built.token);
+        let client = table.client();
+        let sent = request::send(
             table,
-            key: self.key.clone(),
-            update,
-            condition,
-            names: names_map,
-            values: values_map,
-            expected,
-            after,
-        })
+            "UpdateItem",
+            E::TYPE,
+            |capacity| {
+                client
+                    .update_item()
+                    .table_name(table.name())
+                    .set_key(Some(item::key_item(key.clone(), table)))
+                    .update_expression(built.update)
+                    .condition_expression(built.condition)
+                    .set_expression_attribute_names(Some(built.names))
+                    .set_expression_attribute_values(Some(built.values))
+                    .return_values(ReturnValue::AllNew)
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .set_return_consumed_capacity(capacity)
+            },
+            |request| request.send(),
+        )
+        .await;
+        let error = match sent.result {
+            Ok(output) => return item::decode(output.attributes.unwrap_or_default(), table),
+            Err(error) => error,
+        };
+        match error.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                // The item carries this update's token: an attempt whose reply was lost
+                // applied it, and the item is as that attempt left it.
+                let applied = token.is_some()
+                    && failed.item().and_then(|item| item.get(WRITE_ATTRIBUTE)) == token.as_ref();
+                match (applied, failed.item()) {
+                    (true, Some(item)) => item::decode(item.clone(), table),
+                    _ => Err(condition::failed::<E>(key, failed.item(), expected)),
+                }
+            }
+            _ => Err(request::write_failed(
+                table,
+                "UpdateItem",
+                E::TYPE,
+                &key,
+                error,
+                sent.maybe_applied,
+            )),
+        }
     }
-}
-
-/// The value `action` leaves in an attribute that holds `old`; `None` removes it. This is what
-/// DynamoDB would compute, done here so that an audit record can name the new value.
-fn resolve<E: Entity>(
-    attribute: &str,
-    action: Action,
-    old: Option<&AttributeValue>,
-) -> Result<Option<AttributeValue>> {
-    let invalid = |what: &str| Error::InvalidRequest {
-        entity: E::TYPE,
-        reason: format!("cannot {what} `{attribute}`: it holds {old:?}"),
-    };
-    Ok(match action {
-        Action::Set(value) => Some(value),
-        Action::Remove => None,
-        Action::SetIfAbsent(value) => Some(old.cloned().unwrap_or(value)),
-        Action::Add(amount) => {
-            Some(number_sum(old, &amount, false).ok_or_else(|| invalid("add to"))?)
-        }
-        Action::Subtract(amount) => {
-            Some(number_sum(old, &amount, true).ok_or_else(|| invalid("subtract from"))?)
-        }
-        Action::Append(items) => {
-            Some(concat(old, items, false).ok_or_else(|| invalid("append to"))?)
-        }
-        Action::Prepend(items) => {
-            Some(concat(old, items, true).ok_or_else(|| invalid("prepend to"))?)
-        }
-    })
-}
-
-/// `old` with `items` appended (or put in front); a missing `old` counts as empty. `None` when a
-/// side is not a list.
-fn concat(
-    old: Option<&AttributeValue>,
-    items: AttributeValue,
-    in_front: bool,
-) -> Option<AttributeValue> {
-    let old = match old {
-        Some(old) => old.as_l().ok()?.clone(),
-        None => Vec::new(),
-    };
-    let AttributeValue::L(items) = items else {
-        return None;
-    };
-    let (mut first, second) = if in_front { (items, old) } else { (old, items) };
-    first.extend(second);
-    Some(AttributeValue::L(first))
-}
-
-/// `old + amount` (or `old - amount`), a missing `old` counting as zero: exact for integers,
-/// in `f64` otherwise. `None` when a side is not a number.
-fn number_sum(
-    old: Option<&AttributeValue>,
-    amount: &AttributeValue,
-    subtract: bool,
-) -> Option<AttributeValue> {
-    let old = old.map_or(Ok("0"), |o| o.as_n().map(String::as_str)).ok()?;
-    let amount = amount.as_n().ok()?;
-    let sum = match (old.parse::<i128>(), amount.parse::<i128>()) {
-        (Ok(a), Ok(b)) => if subtract {
-            a.checked_sub(b)
-        } else {
-            a.checked_add(b)
-        }?
-        .to_string(),
-        _ => {
-            let (a, b) = (old.parse::<f64>().ok()?, amount.parse::<f64>().ok()?);
-            (if subtract { a - b } else { a + b }).to_string()
-        }
-    };
-    Some(AttributeValue::N(sum))
 }

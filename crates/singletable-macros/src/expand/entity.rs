@@ -90,11 +90,26 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             }
         }
     });
+    let mut key_fields: Vec<&str> = Vec::new();
+    for &i in keys
+        .pk
+        .fields
+        .iter()
+        .chain(&keys.sk.fields)
+        .chain(keys.tenant.as_ref())
+    {
+        let name = entity.fields[i].stored_name.as_str();
+        if !key_fields.contains(&name) {
+            key_fields.push(name);
+        }
+    }
     let tenant_items = keys.tenant.map(|i| {
         let field = entity.fields[i].ident;
         let param = entity.fields[i].param_name();
+        let stored = &entity.fields[i].stored_name;
         quote! {
             const TENANT_PARAM: ::core::option::Option<&'static str> = ::core::option::Option::Some(#param);
+            const TENANT_FIELD: ::core::option::Option<&'static str> = ::core::option::Option::Some(#stored);
 
             fn tenant(&self) -> ::core::option::Option<&str> {
                 ::core::option::Option::Some(&self.#field)
@@ -107,16 +122,16 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         quote!(_)
     };
     quote! {
-        impl #private::Entity for #ident {
+        #[automatically_derived]
+        impl #private::Schema for #ident {
             const TYPE: &'static str = #type_name;
             const PARTITION_KEY: &'static #private::Template<'static> = &#pk;
             const SORT_KEY: &'static #private::Template<'static> = &#sk;
+            const KEY_FIELDS: &'static [&'static str] = &[#(#key_fields),*];
 
             type Key<'k> = #key<'k>;
             type New = #new;
-            type Update<'t> = #update<'t>;
             type Partition<'k> = #partition<'k>;
-            type Query<'t> = #query<'t>;
 
             fn from_new(
                 #new_binding: #new,
@@ -136,7 +151,6 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             #audit
             #schema
 
-            #stamp_update
             #index_items
 
             fn key(&self) -> #key<'_> {
@@ -144,6 +158,15 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             }
         }
 
+        #[automatically_derived]
+        impl #private::Entity for #ident {
+            type Update<'t> = #update<'t>;
+            type Query<'t> = #query<'t>;
+
+            #stamp_update
+        }
+
+        #[automatically_derived]
         impl #private::Joinable for #ident {
             type Root = Self;
 
@@ -156,7 +179,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             }
 
             fn sort_keys(out: &mut ::std::vec::Vec<&'static #private::Template<'static>>) {
-                out.push(<Self as #private::Entity>::SORT_KEY);
+                out.push(<Self as #private::Schema>::SORT_KEY);
             }
         }
     }

@@ -12,28 +12,30 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
-use tracing::Instrument;
 
-use super::{record, AuditAction};
-use crate::entity::Entity;
+use super::condition;
+use super::mark::DeletionMark;
+use super::put::PreparedPut;
+use super::record::{record, AuditAction};
+use super::update::Plan;
 use crate::error::{Error, ItemKey, Result};
 use crate::expr::{Condition, Names};
 use crate::item::{self, Item, REVISION_ATTRIBUTE, TYPE_ATTRIBUTE};
-use crate::ops::condition;
-use crate::ops::put::PreparedPut;
-use crate::ops::sdk_error;
-use crate::ops::soft_delete::DeletionMark;
-use crate::ops::update::Plan;
+use crate::request::{self, sdk_error};
+use crate::retry::full_jitter;
+use crate::schema::Schema;
 use crate::table::Table;
 
-/// How many times a write whose item changed under it is read and tried again.
-pub(crate) const ATTEMPTS: u32 = 8;
+/// How many times a write whose item changed under it is read and tried again (within the
+/// table's retry deadline): enough for hundreds of writers of one item to each get through.
+pub(crate) const ATTEMPTS: u32 = 100;
 
 /// The wait before attempt `attempt` (from 1): full jitter keeps writers that collided from
 /// colliding again.
-pub(crate) async fn pause(attempt: u32) {
-    let ceiling = Duration::from_millis(10 << attempt.min(6));
-    tokio::time::sleep(crate::batch::full_jitter(ceiling)).await;
+pub(crate) async fn pause(table: &Table, attempt: u32) {
+    let ceiling =
+        Duration::from_millis(5 << attempt.min(7)).min(table.retry_policy().max_delay_of());
+    tokio::time::sleep(full_jitter(ceiling)).await;
 }
 
 /// The revision an audited item holds (0 before its first audited write).
@@ -93,19 +95,23 @@ pub(crate) enum Step<T> {
 /// a create), asks `plan` what to write, and writes it with its audit record. When the item
 /// changed between the read and the write, tries again; when the write's own condition failed,
 /// returns `fail(item as it was)`.
-pub(crate) async fn write<E: Entity, T>(
+pub(crate) async fn write<E: Schema, T>(
     table: &Table,
     key: &ItemKey,
     read: bool,
     mut plan: impl FnMut(Option<&Item>) -> Result<Step<T>>,
     fail: impl Fn(Option<&Item>) -> Error,
 ) -> Result<T> {
+    let started = std::time::Instant::now();
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
-            pause(attempt).await;
+            if started.elapsed() > table.retry_policy().total_deadline() {
+                break;
+            }
+            pause(table, attempt).await;
         }
         let old = if read {
-            crate::ops::get::stored(table, E::TYPE, key).await?
+            request::stored(table, E::TYPE, key).await?
         } else {
             None
         };
@@ -119,34 +125,45 @@ pub(crate) async fn write<E: Entity, T>(
             } => (write, action, after, answer),
         };
         let record = record_of::<E>(table, key, action, old.as_ref(), after.as_ref())?;
-        let span = tracing::debug_span!(
-            "dynamodb",
-            operation = "TransactWriteItems",
-            table = table.name(),
-            entity = E::TYPE,
-            audit = action.as_str(),
-        );
-        let result = table
-            .client()
-            .transact_write_items()
-            .transact_items(*write)
-            .transact_items(record)
-            .send()
-            .instrument(span)
-            .await;
-        let error = match result {
+        // One token per attempt: the request layer's retries of a lost reply reuse it, and
+        // DynamoDB applies a transaction with a token it has seen once.
+        let token = uuid::Uuid::new_v4().to_string();
+        let client = table.client();
+        let sent = request::send(
+            table,
+            "TransactWriteItems",
+            E::TYPE,
+            |capacity| {
+                client
+                    .transact_write_items()
+                    .transact_items(*write)
+                    .transact_items(record)
+                    .client_request_token(token)
+                    .set_return_consumed_capacity(capacity)
+            },
+            |request| request.send(),
+        )
+        .await;
+        let error = match sent.result {
             Ok(_) => return Ok(answer),
             Err(error) => error,
         };
         let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) =
             error.as_service_error()
         else {
-            return Err(sdk_error(table, "TransactWriteItems", E::TYPE, error));
+            return Err(request::write_failed(
+                table,
+                "TransactWriteItems",
+                E::TYPE,
+                key,
+                error,
+                sent.maybe_applied,
+            ));
         };
         let reasons = canceled.cancellation_reasons();
         let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
         if code(0) == "ConditionalCheckFailed" {
-            let found = reasons[0].item();
+            let found = reasons.first().and_then(|r| r.item());
             if !read || !raced(old.as_ref(), found) {
                 return Err(fail(found));
             }
@@ -157,9 +174,7 @@ pub(crate) async fn write<E: Entity, T>(
         }
         tracing::debug!(entity = E::TYPE, %key, attempt, "audited write raced another; retrying");
     }
-    let reason = format!(
-        "the item kept changing during {ATTEMPTS} attempts to write it with its audit record"
-    );
+    let reason = "the item kept changing while it was written with its audit record".to_owned();
     tracing::warn!(entity = E::TYPE, %key, "{reason}");
     Err(Error::ConditionFailed {
         entity: E::TYPE,
@@ -169,7 +184,7 @@ pub(crate) async fn write<E: Entity, T>(
 }
 
 /// Whether `item` is an `E` (deleted or not).
-fn is_a<E: Entity>(item: &Item) -> bool {
+fn is_a<E: Schema>(item: &Item) -> bool {
     item.get(TYPE_ATTRIBUTE)
         .and_then(|v| v.as_s().ok())
         .map(String::as_str)
@@ -177,7 +192,7 @@ fn is_a<E: Entity>(item: &Item) -> bool {
 }
 
 /// The audit record of a write of `E`'s item at `key` from `old` to `after`.
-fn record_of<E: Entity>(
+fn record_of<E: Schema>(
     table: &Table,
     key: &ItemKey,
     action: AuditAction,
@@ -196,7 +211,7 @@ fn record_of<E: Entity>(
 pub(crate) type Deferred<'t> =
     Box<dyn FnMut(Option<&Item>) -> Result<Vec<TransactWriteItem>> + Send + 't>;
 
-pub(crate) fn deferred<'t, E: Entity, T>(
+pub(crate) fn deferred<'t, E: Schema, T>(
     table: &'t Table,
     key: ItemKey,
     mut plan: impl FnMut(Option<&Item>) -> Result<Step<T>> + Send + 't,
@@ -234,7 +249,7 @@ fn build_error(
 }
 
 /// Creates the item (at revision 1) where there is none.
-pub(crate) fn create_plan<'t, E: Entity>(
+pub(crate) fn create_plan<'t, E: Schema>(
     table: &'t Table,
     mut new: Item,
 ) -> impl FnMut(Option<&Item>) -> Result<Step<()>> + Send + 't {
@@ -258,7 +273,7 @@ pub(crate) fn create_plan<'t, E: Entity>(
 }
 
 /// `create` of an audited entity.
-pub(crate) async fn create<E: Entity>(table: &Table, key: ItemKey, new: Item) -> Result<()> {
+pub(crate) async fn create<E: Schema>(table: &Table, key: ItemKey, new: Item) -> Result<()> {
     let fail = |_: Option<&Item>| Error::AlreadyExists {
         entity: E::TYPE,
         key: key.clone(),
@@ -268,7 +283,7 @@ pub(crate) async fn create<E: Entity>(table: &Table, key: ItemKey, new: Item) ->
 
 /// Updates a live item, rendered against it so that every changed field has its old and new
 /// value.
-pub(crate) fn update_plan<'t, E: Entity>(
+pub(crate) fn update_plan<'t, E: Schema>(
     plan: Plan<'t, E>,
 ) -> impl FnMut(Option<&Item>) -> Result<Step<E>> + Send + 't {
     move |old| {
@@ -300,14 +315,14 @@ pub(crate) fn update_plan<'t, E: Entity>(
 }
 
 /// `update` of an audited entity.
-pub(crate) async fn update<E: Entity>(plan: Plan<'_, E>) -> Result<E> {
+pub(crate) async fn update<E: Schema>(plan: Plan<'_, E>) -> Result<E> {
     let (table, key, expected) = (plan.table, plan.key.clone(), plan.expected);
     let fail = |found: Option<&Item>| condition::failed::<E>(key.clone(), found, expected);
     write::<E, E>(table, &key, true, update_plan(plan), fail).await
 }
 
 /// Puts the item: a create where there was none, an update of the fields that differ otherwise.
-pub(crate) fn put_plan<'t, E: Entity>(
+pub(crate) fn put_plan<'t, E: Schema>(
     table: &'t Table,
     prepared: PreparedPut,
 ) -> impl FnMut(Option<&Item>) -> Result<Step<()>> + Send + 't {
@@ -342,7 +357,7 @@ pub(crate) fn put_plan<'t, E: Entity>(
 }
 
 /// `put` of an audited entity.
-pub(crate) async fn put<E: Entity>(table: &Table, prepared: PreparedPut) -> Result<()> {
+pub(crate) async fn put<E: Schema>(table: &Table, prepared: PreparedPut) -> Result<()> {
     let (key, expected) = (prepared.key.clone(), prepared.expected);
     let fail = |found: Option<&Item>| match found {
         None => Error::ConditionFailed {
@@ -363,7 +378,7 @@ struct Conditions {
 }
 
 /// The condition `#type = :type`, `user`'s and the revision guard, with their names and values.
-fn conditions<E: Entity>(
+fn conditions<E: Schema>(
     table: &Table,
     old: &Item,
     user: Option<&Condition<E>>,
@@ -386,7 +401,7 @@ fn conditions<E: Entity>(
 
 /// Removes the item where `user` holds, recording every field it had (`Purge` for `purge`,
 /// `Delete` otherwise); nothing where there is no item.
-pub(crate) fn delete_plan<'t, E: Entity>(
+pub(crate) fn delete_plan<'t, E: Schema>(
     table: &'t Table,
     key: ItemKey,
     user: Option<Condition<E>>,
@@ -428,7 +443,7 @@ pub(crate) fn delete_plan<'t, E: Entity>(
 }
 
 /// `delete` (or `purge`) of an audited entity.
-pub(crate) async fn delete<E: Entity>(
+pub(crate) async fn delete<E: Schema>(
     table: &Table,
     key: ItemKey,
     user: Option<Condition<E>>,
@@ -441,7 +456,7 @@ pub(crate) async fn delete<E: Entity>(
 
 /// Sets the deletion mark (`deleted`) or removes it, recording `Delete` or `Restore`; nothing
 /// where there is no live item to delete, or no deleted item to restore.
-pub(crate) fn mark_plan<'t, E: Entity>(
+pub(crate) fn mark_plan<'t, E: Schema>(
     table: &'t Table,
     key: ItemKey,
     user: Option<Condition<E>>,
@@ -504,7 +519,7 @@ pub(crate) fn mark_plan<'t, E: Entity>(
 
 /// Soft delete (`deleted`) or restore of an audited entity; `None` where there was nothing to
 /// do.
-pub(crate) async fn mark<E: Entity>(
+pub(crate) async fn mark<E: Schema>(
     table: &Table,
     key: ItemKey,
     user: Option<Condition<E>>,

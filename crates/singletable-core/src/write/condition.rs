@@ -3,14 +3,14 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::entity::Entity;
 use crate::error::{Error, ItemKey, Result};
 use crate::expr::{Condition, Names};
 use crate::item::{self, Item, TYPE_ATTRIBUTE};
+use crate::schema::Schema;
 
 /// Appends `AND (<condition>)` to `expression` for the user's condition and the expected
 /// version, putting names and values into `names`.
-pub(crate) fn append<E: Entity>(
+pub(crate) fn append<E: Schema>(
     expression: &mut String,
     condition: Option<&Condition<E>>,
     expected_version: Option<u64>,
@@ -29,7 +29,7 @@ pub(crate) fn append<E: Entity>(
 }
 
 /// `(<condition>)`, its names and values put into `names`.
-pub(crate) fn render<E: Entity>(condition: &Condition<E>, names: &mut Names) -> Result<String> {
+pub(crate) fn render<E: Schema>(condition: &Condition<E>, names: &mut Names) -> Result<String> {
     let mut out = String::from("(");
     condition
         .render(names, &mut out)
@@ -43,7 +43,7 @@ pub(crate) fn render<E: Entity>(condition: &Condition<E>, names: &mut Names) -> 
 }
 
 /// The error of a write whose condition failed, told from the item as it was (`None`: absent).
-pub(crate) fn failed<E: Entity>(
+pub(crate) fn failed<E: Schema>(
     key: ItemKey,
     old: Option<&Item>,
     expected_version: Option<u64>,
