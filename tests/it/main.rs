@@ -1,8 +1,10 @@
 //! Integration tests against a real DynamoDB Local, one module per capability. DynamoDB Local
 //! starts once for the whole binary (or `DYNAMODB_ENDPOINT` is used); each test has its own table.
 
+mod attack;
 mod audit;
 mod batch;
+mod builders;
 mod collection;
 mod crud;
 mod index;
@@ -11,6 +13,7 @@ mod query;
 mod saas;
 mod schema;
 mod soft_delete;
+mod spawn;
 mod tenancy;
 mod transaction;
 mod ttl;

@@ -34,6 +34,12 @@ use crate::request::{self, sdk_error};
 use crate::schema::Schema;
 use crate::table::Table;
 
+/// DynamoDB's limit on the segments of a parallel scan.
+const MAX_SEGMENTS: u32 = 1_000_000;
+
+/// How many segments a backfill reads at once.
+const MAX_PARALLEL_SEGMENTS: usize = 64;
+
 /// How many failures a report keeps by key.
 const KEPT_FAILURES: usize = 100;
 
@@ -143,9 +149,10 @@ impl<'t, E: Schema> Backfill<'t, E> {
         }
     }
 
-    /// Scans with `segments` parallel segments (at least 1).
+    /// Scans with `segments` segments (1 to DynamoDB's 1,000,000), of which at most
+    /// 64 are read at once.
     pub fn segments(mut self, segments: u32) -> Self {
-        self.segments = segments.max(1);
+        self.segments = segments.clamp(1, MAX_SEGMENTS);
         self
     }
 
@@ -193,11 +200,12 @@ impl<'t, E: Schema> Backfill<'t, E> {
             save: tokio::sync::Mutex::new(()),
         };
         let span = tracing::info_span!("backfill", table = self.table.name(), entity = E::TYPE);
-        futures::future::try_join_all(
-            (0..self.segments).map(|segment| self.segment(segment, &shared)),
-        )
-        .instrument(span)
-        .await?;
+        futures::stream::iter(0..self.segments)
+            .map(|segment| self.segment(segment, &shared))
+            .buffer_unordered(MAX_PARALLEL_SEGMENTS)
+            .try_collect::<Vec<()>>()
+            .instrument(span)
+            .await?;
         if let Some(path) = &self.checkpoint {
             // Done: a later run starts afresh (and finds every item current).
             match tokio::fs::remove_file(path).await {

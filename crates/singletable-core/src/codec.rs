@@ -20,6 +20,30 @@ pub type SerializeWith<V> =
         serde_dynamo::Serializer,
     ) -> std::result::Result<serde_dynamo::AttributeValue, serde_dynamo::Error>;
 
+/// The fields an entity stamps on every update (`#[entity(autogen(on_update = ...))]`), as
+/// generated code sets them: encoded values by attribute.
+#[derive(Default)]
+pub struct Stamps(pub(crate) Vec<(&'static str, serde_dynamo::Result<AttributeValue>)>);
+
+impl Stamps {
+    /// Stamps `attribute` with `value`.
+    pub fn set<V: serde::Serialize>(&mut self, attribute: &'static str, value: V) {
+        self.0
+            .push((attribute, serde_dynamo::to_attribute_value(value)));
+    }
+
+    /// Stamps `attribute` with `value`, encoded by a field's `#[serde(with = "...")]` function.
+    pub fn set_with<V: ?Sized>(
+        &mut self,
+        attribute: &'static str,
+        value: &V,
+        with: SerializeWith<V>,
+    ) {
+        let encoded = with(value, serde_dynamo::Serializer).map(Into::into);
+        self.0.push((attribute, encoded));
+    }
+}
+
 type CodecError = serde_dynamo::Error;
 type CodecResult<T> = std::result::Result<T, CodecError>;
 

@@ -38,12 +38,6 @@ pub trait Entity: Schema {
     /// The typed query builder, with the entity's named range queries.
     type Query<'t>: From<Query<'t, Self>>;
 
-    /// Sets the fields that are stamped on every update.
-    #[doc(hidden)]
-    fn stamp_update(update: &mut Update<'_, Self>, now: OffsetDateTime) {
-        let _ = (update, now);
-    }
-
     /// Writes a new item, filling auto-generated fields; fails with [`Error::AlreadyExists`]
     /// (leaving the stored item untouched) when the key is taken. Returns the full entity.
     ///

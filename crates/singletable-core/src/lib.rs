@@ -48,6 +48,9 @@ mod transaction;
 // 7
 mod entity;
 
+#[cfg(test)]
+mod layers;
+
 pub use audit::{AuditAction, AuditContext, AuditRecord, AuditTrail};
 pub use backfill::{Backfill, BackfillReport, Progress};
 pub use batch::{BatchGet, BatchGot, BatchWrite, Slot};
@@ -78,6 +81,7 @@ pub mod __private {
     pub fn current_tenant<E: crate::Schema>(table: &crate::Table) -> crate::Result<TenantId> {
         crate::tenant::required::<E>(table)
     }
+    pub use crate::codec::Stamps;
     pub use crate::item::Item;
     pub use crate::key::{
         render_index, render_index_partition, render_key, render_partition, render_sort,

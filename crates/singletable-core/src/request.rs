@@ -118,7 +118,8 @@ where
             Err(error) => classify(error),
         };
         let delay = policy.delay(attempt);
-        if failure == Failure::Final || started.elapsed() + delay > policy.total_deadline() {
+        let late = started.elapsed().saturating_add(delay) > policy.total_deadline();
+        if failure == Failure::Final || late {
             span.record("attempts", attempt);
             return Sent {
                 result,

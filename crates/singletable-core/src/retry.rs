@@ -110,8 +110,9 @@ pub(crate) fn full_jitter(ceiling: Duration) -> Duration {
     // no generator to share between tasks.
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u32(0);
-    let fraction = (hasher.finish() % 1000) as u32;
-    ceiling * fraction / 1000
+    let fraction = (hasher.finish() % 1000) as f64 / 1000.0;
+    // Below 1, so the product never overflows.
+    ceiling.mul_f64(fraction)
 }
 
 #[cfg(test)]
@@ -123,6 +124,12 @@ mod tests {
         let policy = RetryPolicy::default();
         for attempt in [1, 2, 10, 40, u32::MAX] {
             assert!(policy.delay(attempt) <= Duration::from_secs(2));
+        }
+        let huge = RetryPolicy::default()
+            .base_delay(Duration::MAX)
+            .max_delay(Duration::MAX);
+        for attempt in [0, 1, 17, u32::MAX] {
+            let _ = huge.delay(attempt);
         }
         assert_eq!(RetryPolicy::default().max_attempts(0).attempts(), 1);
     }

@@ -87,6 +87,12 @@ pub trait Schema: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
         None
     }
 
+    /// Sets the fields that are stamped on every update.
+    #[doc(hidden)]
+    fn stamp_update(stamps: &mut crate::codec::Stamps, now: OffsetDateTime) {
+        let _ = (stamps, now);
+    }
+
     /// The keys of each of [`INDEXES`](Self::INDEXES), in order; `None` where a field the index
     /// needs is `None` (a sparse index).
     #[doc(hidden)]

@@ -26,6 +26,8 @@
 use std::future::Future;
 
 use crate::error::{Error, Result};
+use singletable_keys::Template;
+
 use crate::schema::Schema;
 use crate::table::Table;
 pub use crate::table::TenantId;
@@ -73,11 +75,59 @@ pub(crate) fn admit<E: Schema>(table: &Table) -> Result<()> {
 }
 
 /// The tenant of an operation on a tenant-scoped `E`: the scope's, or else the first that the
-/// table's resolvers find.
+/// table's resolvers find. It is checked like every key value (not empty, no separator, no
+/// control character) here, once for every path, so that a crafted scope cannot reach into
+/// another tenant's key space wherever the tenant is used: keys, filters, listings, scans.
 pub(crate) fn required<E: Schema>(table: &Table) -> Result<TenantId> {
-    current()
+    let tenant = current()
         .or_else(|| table.resolve_tenant())
-        .ok_or(Error::MissingTenant { entity: E::TYPE })
+        .ok_or(Error::MissingTenant { entity: E::TYPE })?;
+    singletable_keys::check_value(tenant.as_str(), table.separator()).map_err(|error| {
+        Error::InvalidKey {
+            entity: E::TYPE,
+            source: singletable_keys::KeyError::Value {
+                param: E::TENANT_PARAM.unwrap_or("tenant").into(),
+                error,
+            },
+        }
+    })?;
+    Ok(tenant)
+}
+
+/// Refuses, before any request, a partition key of a tenant-scoped `E` (rendered from
+/// `template`) that does not lie in the current tenant's key space. Raw partition texts reach
+/// queries through lower-level APIs; this is what keeps them from naming another tenant's
+/// partition, and the answer is the same whether or not anything is stored there.
+pub(crate) fn check_partition<E: Schema>(
+    table: &Table,
+    template: &Template<'_>,
+    partition: &str,
+) -> Result<()> {
+    let Some(param) = E::TENANT_PARAM else {
+        return Ok(());
+    };
+    let tenant = required::<E>(table)?;
+    let values = template.parse_key(partition, table.separator()).ok();
+    let found = values.and_then(|values| {
+        template
+            .params()
+            .zip(values)
+            .find_map(|(name, value)| (name == param).then_some(value))
+    });
+    match found {
+        Some(found) if found == tenant.as_str() => Ok(()),
+        Some(found) => Err(Error::TenantMismatch {
+            entity: E::TYPE,
+            expected: tenant.to_string(),
+            found: found.to_owned(),
+        }),
+        None => Err(Error::InvalidRequest {
+            entity: E::TYPE,
+            reason: format!(
+                "the partition is not one of `{template}`, so it is not in tenant `{tenant}`'s key space"
+            ),
+        }),
+    }
 }
 
 /// Refuses an entity of a tenant other than the current one.

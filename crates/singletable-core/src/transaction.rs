@@ -14,7 +14,6 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update as UpdateAction,
 };
 
-use crate::entity::Entity;
 use crate::error::{CancelReason, Error, ItemKey, Result};
 use crate::expr::{Condition, Names};
 use crate::item::{self, Item, TYPE_ATTRIBUTE};
@@ -169,7 +168,7 @@ impl<'t> Transaction<'t> {
     }
 
     /// Adds an update built with the entity's update builder (`Team::update(..).add_..()`).
-    pub fn update<'u: 't, E: Entity>(
+    pub fn update<'u: 't, E: Schema>(
         &mut self,
         update: impl Into<Update<'u, E>>,
     ) -> Result<&mut Self> {
@@ -198,7 +197,7 @@ impl<'t> Transaction<'t> {
     }
 
     /// Deletes the item of `E` at `key` (an absent item is no failure). A `soft_delete` entity's
-    /// item is marked deleted instead, as [`Entity::delete`] does; unless the entity is also
+    /// item is marked deleted instead, as [`Entity::delete`](crate::Entity::delete) does; unless the entity is also
     /// audited (its write is then made from a read), the mark needs a live item there, and the
     /// transaction is canceled otherwise.
     pub fn delete<E: Schema>(&mut self, key: E::Key<'_>) -> Result<&mut Self> {

@@ -28,7 +28,7 @@ use crate::ops::query::Page;
 use crate::request;
 use crate::schema::{EntityKey, Schema};
 use crate::table::Table;
-use crate::write::record::{identify, trail_partition};
+use crate::write::record::{identify, trail_partition, TENANT_PREFIX};
 
 pub use crate::table::AuditContext;
 pub use crate::write::record::{AuditAction, Change, AUDIT_TYPE};
@@ -102,6 +102,28 @@ impl<'t> AuditTrail<'t> {
         let (entity_type, entity_id) = (entity_type.to_owned(), entity_id.to_owned());
         let pk = Later::new(move |table| {
             let tenant = crate::tenant::current().or_else(|| table.resolve_tenant());
+            let invalid = |reason: &str| Error::InvalidRequest {
+                entity: AUDIT_TYPE,
+                reason: format!("audit trail of `{entity_type}`: {reason}"),
+            };
+            // The entity type is one key part: with a separator in it, or named `TENANT`
+            // outside a scope, it would reach into a tenant's trail partitions.
+            singletable_keys::check_value(&entity_type, table.separator())
+                .map_err(|e| invalid(&e.to_string()))?;
+            if entity_id.is_empty() {
+                return Err(invalid("the entity id is empty"));
+            }
+            match &tenant {
+                None if table.requires_tenant_scope() => {
+                    return Err(Error::MissingTenant { entity: AUDIT_TYPE })
+                }
+                None if entity_type == TENANT_PREFIX => {
+                    return Err(invalid("no tenant scope is set"))
+                }
+                Some(tenant) => singletable_keys::check_value(tenant.as_str(), table.separator())
+                    .map_err(|e| invalid(&e.to_string()))?,
+                None => {}
+            }
             let tenant = tenant.as_ref().map(|t| t.as_str());
             Ok(trail_partition(table, tenant, &entity_type, &entity_id))
         });

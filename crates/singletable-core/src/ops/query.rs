@@ -274,7 +274,8 @@ impl<'t, E: Schema> Query<'t, E> {
             Some(cursor) => Some(request.open_cursor(cursor)?),
             None => None,
         };
-        let mut items = Vec::with_capacity(size);
+        // Room for a page as DynamoDB returns it at most (1 MB), not for any size asked.
+        let mut items = Vec::with_capacity(size.min(1024));
         loop {
             // Asking for no more than are missing keeps the next cursor exact: DynamoDB stops
             // right after the last item returned.
@@ -348,6 +349,23 @@ impl<'t, E: Schema> Query<'t, E> {
         let table = self.table;
         crate::tenant::admit::<E>(table)?;
         let source = self.source.make(table)?;
+        // The one check every raw partition passes, whoever built it.
+        match &source {
+            Source::Partition(pk) => {
+                crate::tenant::check_partition::<E>(table, E::PARTITION_KEY, pk)?
+            }
+            Source::Index(name, pk) => {
+                let index = E::INDEXES.iter().find(|index| index.index == *name);
+                let Some(index) = index else {
+                    return Err(Error::InvalidRequest {
+                        entity: E::TYPE,
+                        reason: format!("the entity declares no keys for index `{name}`"),
+                    });
+                };
+                crate::tenant::check_partition::<E>(table, &index.pk, pk)?;
+            }
+            Source::TypeIndex | Source::TenantTypeIndex(_) => {}
+        }
         let mut names = Names::default();
         let (index, partition_attribute, partition_value, sort_attribute) = match &source {
             Source::Partition(pk) => (None, table.partition_key(), pk.clone(), table.sort_key()),
@@ -556,15 +574,6 @@ fn type_index_source<E: Schema>(table: &Table) -> Result<Source> {
     }
     let tenant = crate::tenant::required::<E>(table)?;
     let tenant = tenant.as_str();
-    singletable_keys::check_value(tenant, table.separator()).map_err(|error| {
-        Error::InvalidKey {
-            entity: E::TYPE,
-            source: singletable_keys::KeyError::Value {
-                param: "tenant".into(),
-                error,
-            },
-        }
-    })?;
     match table.tenant_type_index() {
         Some(_) => Ok(Source::TenantTypeIndex(item::tenant_type::<E>(
             tenant, table,

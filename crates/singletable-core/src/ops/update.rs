@@ -11,14 +11,14 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 use serde::Serialize;
 
 use crate::autogen;
-use crate::codec::SerializeWith;
-use crate::entity::Entity;
+use crate::codec::{SerializeWith, Stamps};
 use crate::error::{Error, ItemKey, Result};
 use crate::expr::Condition;
 use crate::item::{self, WRITE_ATTRIBUTE};
 use crate::key;
 use crate::later::Later;
 use crate::request;
+use crate::schema::Schema;
 use crate::table::Table;
 use crate::write::update::{Action, Plan};
 use crate::write::{audited, condition};
@@ -44,7 +44,7 @@ pub struct Update<'t, E> {
     entity: PhantomData<fn() -> E>,
 }
 
-impl<'t, E: Entity> Update<'t, E> {
+impl<'t, E: Schema> Update<'t, E> {
     pub(crate) fn new(table: &'t Table, key: Later<'t, ItemKey>) -> Self {
         Update {
             table,
@@ -109,7 +109,7 @@ impl<'t, E: Entity> Update<'t, E> {
                 let action = at.map_or(Action::Remove, |at| {
                     Action::Set(AttributeValue::N(at.to_string()))
                 });
-                self.push(attribute.to_owned(), action);
+                self.settle(attribute.to_owned(), action);
             }
             Err(error) => {
                 self.error.get_or_insert(error);
@@ -184,7 +184,21 @@ impl<'t, E: Entity> Update<'t, E> {
         }
     }
 
-    fn push(&mut self, attribute: impl Into<Cow<'static, str>>, action: Action) {
+    /// Adds the caller's change of `attribute`, unless it is one no update may write: a key
+    /// attribute, an index key, the tenant field, a field the keys are made of, the version or
+    /// an attribute the library keeps. Refused changes fail `send()` before any request.
+    fn push(&mut self, attribute: &'static str, action: Action) {
+        match crate::write::update::writable::<E>(self.table, attribute) {
+            Ok(()) => self.settle(attribute, action),
+            Err(error) => {
+                self.error.get_or_insert(error);
+            }
+        }
+    }
+
+    /// Sets what the update does to `attribute`, as the library settles it (stamps, index keys,
+    /// the version, the expiry): a later change of one attribute replaces an earlier one.
+    fn settle(&mut self, attribute: impl Into<Cow<'static, str>>, action: Action) {
         let attribute = attribute.into();
         match self.actions.iter_mut().find(|(name, _)| *name == attribute) {
             Some(slot) => slot.1 = action,
@@ -242,8 +256,8 @@ impl<'t, E: Entity> Update<'t, E> {
                 .iter()
                 .any(|(p, v)| v.is_none() && params.contains(p));
             if cleared {
-                self.push(pk_attribute, Action::Remove);
-                self.push(sk_attribute, Action::Remove);
+                self.settle(pk_attribute, Action::Remove);
+                self.settle(sk_attribute, Action::Remove);
                 continue;
             }
             let mut values: Vec<&str> = Vec::new();
@@ -269,8 +283,8 @@ impl<'t, E: Entity> Update<'t, E> {
             let parts: Vec<&dyn KeyPart> = values.iter().map(|v| v as &dyn KeyPart).collect();
             let (pk_parts, sk_parts) = parts.split_at(index.pk.params().count());
             let rendered = key::render_index::<E>(i, pk_parts, sk_parts, separator)?;
-            self.push(pk_attribute, Action::Set(AttributeValue::S(rendered.pk)));
-            self.push(sk_attribute, Action::Set(AttributeValue::S(rendered.sk)));
+            self.settle(pk_attribute, Action::Set(AttributeValue::S(rendered.pk)));
+            self.settle(sk_attribute, Action::Set(AttributeValue::S(rendered.sk)));
         }
         Ok(())
     }
@@ -279,7 +293,11 @@ impl<'t, E: Entity> Update<'t, E> {
     pub(crate) fn plan(mut self) -> Result<Plan<'t, E>> {
         crate::tenant::admit::<E>(self.table)?;
         let changes_a_field = !self.actions.is_empty();
-        E::stamp_update(&mut self, autogen::now());
+        let mut stamps = Stamps::default();
+        E::stamp_update(&mut stamps, autogen::now());
+        for (attribute, value) in stamps.0 {
+            self.set_encoded(attribute, value);
+        }
         let key = std::mem::replace(&mut self.key, Later::ready(Ok(ItemKey::default())));
         let key = key.make(self.table)?;
         if let Some(error) = self.error.take() {
@@ -294,7 +312,7 @@ impl<'t, E: Entity> Update<'t, E> {
         self.sync_indexes(&key)?;
         if let Some(version) = E::VERSION {
             // Every write moves a versioned entity to its next version.
-            self.push(version, Action::Add(AttributeValue::N("1".into())));
+            self.settle(version, Action::Add(AttributeValue::N("1".into())));
         }
         Ok(Plan {
             table: self.table,

@@ -114,6 +114,9 @@ pub(crate) fn identify<E: Schema>(
     Ok((tenant, id))
 }
 
+/// The first part of the trail partitions of tenant-scoped entities.
+pub(crate) const TENANT_PREFIX: &str = "TENANT";
+
 /// The partition of the audit trail of entity `id` of type `entity_type`.
 pub(crate) fn trail_partition(
     table: &Table,
@@ -123,7 +126,7 @@ pub(crate) fn trail_partition(
 ) -> String {
     let s = table.separator();
     match tenant {
-        Some(tenant) => format!("TENANT{s}{tenant}{s}{entity_type}{s}{id}"),
+        Some(tenant) => format!("{TENANT_PREFIX}{s}{tenant}{s}{entity_type}{s}{id}"),
         None => format!("{entity_type}{s}{id}"),
     }
 }

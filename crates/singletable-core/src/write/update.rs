@@ -40,6 +40,36 @@ pub(crate) struct Built<'t> {
     pub(crate) token: Option<AttributeValue>,
 }
 
+/// Refuses an update of `attribute` that would make the item disagree with its key, its
+/// indexes or its tenant, or that would forge what the library keeps on items.
+pub(crate) fn writable<E: Schema>(table: &Table, attribute: &str) -> Result<()> {
+    let index_key = table
+        .indexes()
+        .iter()
+        .any(|index| index.partition_key == attribute || index.sort_key == attribute);
+    let what = if attribute == table.partition_key() || attribute == table.sort_key() {
+        "a key attribute"
+    } else if index_key {
+        "an index key attribute"
+    } else if item::is_internal(attribute) {
+        "an attribute the library keeps"
+    } else if Some(attribute) == E::TENANT_FIELD {
+        "the tenant field"
+    } else if E::KEY_FIELDS.contains(&attribute) {
+        "a field the keys are made of"
+    } else if Some(attribute) == E::VERSION {
+        "the version, which every write moves on"
+    } else if Some(attribute) == table.ttl_attribute() {
+        "the expiry attribute (set it with `set_expiry`)"
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidRequest {
+        entity: E::TYPE,
+        reason: format!("an update cannot write `{attribute}`: it is {what}"),
+    })
+}
+
 /// What an update does to one attribute.
 #[derive(Clone, Debug)]
 pub(crate) enum Action {

@@ -44,7 +44,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         .collect();
     let stamp_update = (!stamps.is_empty()).then(|| {
         quote! {
-            fn stamp_update(update: &mut #private::Update<'_, Self>, now: #private::OffsetDateTime) {
+            fn stamp_update(update: &mut #private::Stamps, now: #private::OffsetDateTime) {
                 #(#stamps)*
             }
         }
@@ -152,6 +152,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             #schema
 
             #index_items
+            #stamp_update
 
             fn key(&self) -> #key<'_> {
                 #borrow_key
@@ -162,8 +163,6 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         impl #private::Entity for #ident {
             type Update<'t> = #update<'t>;
             type Query<'t> = #query<'t>;
-
-            #stamp_update
         }
 
         #[automatically_derived]
