@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Region};
 use criterion::{criterion_group, BatchSize, Criterion};
-use singletable::item::{decode, encode};
+use singletable::__private::{decode, encode};
 use singletable::prelude::*;
 use time::OffsetDateTime;
 

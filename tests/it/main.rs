@@ -7,6 +7,7 @@ mod batch;
 mod builders;
 mod collection;
 mod crud;
+mod faults;
 mod index;
 mod model;
 mod query;

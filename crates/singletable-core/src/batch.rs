@@ -170,8 +170,8 @@ impl<'t> BatchWrite<'t> {
         self
     }
 
-    /// Sends each chunk's unprocessed writes again at most `attempts - 1` times (default 10
-    /// rounds in all) before reporting what is left.
+    /// Reports a chunk's writes as unprocessed after `attempts` rounds in a row (default 10)
+    /// in which DynamoDB did none of them; rounds that get some done do not count.
     pub fn max_attempts(&mut self, attempts: u32) -> &mut Self {
         self.effort.attempts = attempts.max(1);
         self
@@ -254,9 +254,13 @@ async fn write_chunk(table: &Table, chunk: Vec<Write>, effort: Effort) -> Left {
     }
     let client = table.client();
     let mut cause = None;
-    for attempt in 0..effort.attempts {
-        if attempt > 0 {
-            tokio::time::sleep(effort.delay(attempt)).await;
+    // Only a round that got nothing done counts against the attempts: a chunk that DynamoDB
+    // takes a part of at a time still gets to its end.
+    let mut stalled = 0;
+    while stalled < effort.attempts {
+        let before = pending.len();
+        if stalled > 0 {
+            tokio::time::sleep(effort.delay(stalled)).await;
         }
         // A put or delete written twice leaves the same item: a retried lost reply is harmless.
         let sent = request::send(
@@ -293,6 +297,11 @@ async fn write_chunk(table: &Table, chunk: Vec<Write>, effort: Effort) -> Left {
                 cause: None,
             };
         }
+        stalled = if pending.len() < before {
+            0
+        } else {
+            stalled + 1
+        };
     }
     // Name exactly the writes that are left, by their keys.
     let left_keys: std::collections::HashSet<ItemKey> = pending
@@ -388,8 +397,8 @@ impl<'t> BatchGet<'t> {
         self
     }
 
-    /// Asks again for each chunk's unprocessed keys at most `attempts - 1` times (default 10
-    /// rounds in all) before reporting what is left.
+    /// Reports a chunk's keys as unprocessed after `attempts` rounds in a row (default 10) in
+    /// which DynamoDB read none of them; rounds that read some do not count.
     pub fn max_attempts(&mut self, attempts: u32) -> &mut Self {
         self.effort.attempts = attempts.max(1);
         self
@@ -499,9 +508,12 @@ async fn get_chunk(
         .map(|key| item::key_item(key, table))
         .collect();
     let client = table.client();
-    for attempt in 0..effort.attempts {
-        if attempt > 0 {
-            tokio::time::sleep(effort.delay(attempt)).await;
+    // As for writes, only a round that read nothing counts against the attempts.
+    let mut stalled = 0;
+    while stalled < effort.attempts {
+        let before = pending.len();
+        if stalled > 0 {
+            tokio::time::sleep(effort.delay(stalled)).await;
         }
         let keys = match KeysAndAttributes::builder()
             .set_keys(Some(pending.clone()))
@@ -525,7 +537,10 @@ async fn get_chunk(
         .await;
         let output = match sent.result {
             Ok(output) => output,
-            Err(error) if request::is_transient(&error) => continue,
+            Err(error) if request::is_transient(&error) => {
+                stalled += 1;
+                continue;
+            }
             Err(error) => {
                 tracing::warn!(entity, error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error), "batch get failed");
                 break;
@@ -542,6 +557,11 @@ async fn get_chunk(
         if pending.is_empty() {
             return (found, Vec::new());
         }
+        stalled = if pending.len() < before {
+            0
+        } else {
+            stalled + 1
+        };
     }
     let left = pending
         .iter()

@@ -61,6 +61,7 @@ pub(crate) fn tenant_type<E: Schema>(tenant: &str, table: &Table) -> String {
 }
 
 /// Encodes `entity` as the item stored at `key`, created at `created`.
+#[doc(hidden)]
 pub fn encode<E: Schema>(
     entity: &E,
     key: ItemKey,
@@ -177,6 +178,7 @@ fn value_size(value: &AttributeValue) -> usize {
 }
 
 /// Decodes a stored item into `E`, after removing the internal attributes.
+#[doc(hidden)]
 pub fn decode<E: Schema>(mut item: Item, table: &Table) -> Result<E> {
     let mut take_string = |name: &str| match item.remove(name) {
         Some(AttributeValue::S(s)) => s,
@@ -310,7 +312,7 @@ pub(crate) fn item_key_of(item: &Item, table: &Table) -> ItemKey {
 }
 
 /// The stored key of an entity's item, as the SDK takes it.
-pub fn key_item(key: ItemKey, table: &Table) -> Item {
+pub(crate) fn key_item(key: ItemKey, table: &Table) -> Item {
     HashMap::from([
         (table.partition_key().to_owned(), AttributeValue::S(key.pk)),
         (table.sort_key().to_owned(), AttributeValue::S(key.sk)),

@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::table::Table;
 
 /// A value made from the table when an operation runs.
+#[doc(hidden)]
 pub struct Later<'t, T>(Box<Make<'t, T>>);
 
 /// How a [`Later`] value is made.

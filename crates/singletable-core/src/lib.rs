@@ -59,6 +59,7 @@ pub use collection::{Collection, Joinable, Pool};
 pub use entity::Entity;
 pub use error::{CancelReason, CursorError, Error, ItemKey, Result};
 pub use expr::{Condition, Field};
+#[doc(hidden)]
 pub use later::Later;
 pub use ops::query::{Page, Query, SortKey};
 pub use ops::soft_delete::Trashed;
@@ -82,7 +83,7 @@ pub mod __private {
         crate::tenant::required::<E>(table)
     }
     pub use crate::codec::Stamps;
-    pub use crate::item::Item;
+    pub use crate::item::{decode, encode, Item};
     pub use crate::key::{
         render_index, render_index_partition, render_key, render_partition, render_sort,
     };

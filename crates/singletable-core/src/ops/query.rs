@@ -114,6 +114,10 @@ pub struct Query<'t, E> {
 
 impl<'t, E: Schema> Query<'t, E> {
     /// Items of `E` in the partition `pk`, rendered when the query runs.
+    ///
+    /// For a tenant-scoped entity, a partition outside the current tenant's key space is
+    /// refused when the query runs, before any request.
+    #[doc(hidden)]
     pub fn partition(table: &'t Table, pk: Later<'t, String>) -> Self {
         let source = Later::new(move |table| pk.make(table).map(Source::Partition));
         Query::new(table, source, None)
@@ -121,6 +125,10 @@ impl<'t, E: Schema> Query<'t, E> {
 
     /// Items of `E` in the partition `pk` of the secondary index `index`, rendered when the
     /// query runs.
+    ///
+    /// For a tenant-scoped entity, a partition outside the current tenant's key space is
+    /// refused when the query runs, before any request.
+    #[doc(hidden)]
     pub fn index(table: &'t Table, index: &'static str, pk: Later<'t, String>) -> Self {
         let source = Later::new(move |table| pk.make(table).map(|pk| Source::Index(index, pk)));
         Query::new(table, source, None)

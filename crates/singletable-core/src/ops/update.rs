@@ -26,6 +26,11 @@ use crate::{KeyPart, Template};
 
 /// An update of one item, built by the generated `<Entity>Update` and sent with `send()`.
 ///
+/// Its attribute setters are what the typed builder calls, and hidden: use the typed setters.
+/// Whatever calls them, an update never writes a key attribute, an index key, the tenant field,
+/// a field the keys are made of, the version or an attribute the library keeps: such a change
+/// fails `send()` with [`Error::InvalidRequest`] before any request.
+///
 /// Setting one field twice keeps the last change. Errors found while building (an invalid key,
 /// a value that does not encode) are reported by `send()`, before any request.
 #[must_use = "an update does nothing until `send()` is awaited"]
@@ -59,6 +64,7 @@ impl<'t, E: Schema> Update<'t, E> {
     }
 
     /// Sets `attribute` to `value`; a value that encodes as null (`None`) removes the attribute.
+    #[doc(hidden)]
     pub fn set<V: Serialize>(&mut self, attribute: &'static str, value: V) {
         self.set_encoded(attribute, serde_dynamo::to_attribute_value(value));
     }
@@ -77,6 +83,7 @@ impl<'t, E: Schema> Update<'t, E> {
     }
 
     /// Like [`set`](Self::set), encoding with a field's `#[serde(with = "...")]` function.
+    #[doc(hidden)]
     pub fn set_with<V: ?Sized>(
         &mut self,
         attribute: &'static str,
@@ -103,6 +110,7 @@ impl<'t, E: Schema> Update<'t, E> {
 
     /// Sets the item's expiry (epoch seconds) in the table's time-to-live attribute, or removes
     /// it for `None`.
+    #[doc(hidden)]
     pub fn set_expiry(&mut self, at: Option<i64>) {
         match item::ttl_attribute::<E>(self.table) {
             Ok(attribute) => {
@@ -118,11 +126,13 @@ impl<'t, E: Schema> Update<'t, E> {
     }
 
     /// Removes `attribute` from the item.
+    #[doc(hidden)]
     pub fn remove(&mut self, attribute: &'static str) {
         self.push(attribute, Action::Remove);
     }
 
     /// Adds `amount` to a number attribute atomically (a missing attribute counts as zero).
+    #[doc(hidden)]
     pub fn add<V: Serialize>(&mut self, attribute: &'static str, amount: V) {
         if let Some(amount) = self.encode(attribute, amount) {
             self.push(attribute, Action::Add(amount));
@@ -130,6 +140,7 @@ impl<'t, E: Schema> Update<'t, E> {
     }
 
     /// Subtracts `amount` from a number attribute atomically (a missing attribute counts as zero).
+    #[doc(hidden)]
     pub fn subtract<V: Serialize>(&mut self, attribute: &'static str, amount: V) {
         if let Some(amount) = self.encode(attribute, amount) {
             self.push(attribute, Action::Subtract(amount));
@@ -137,6 +148,7 @@ impl<'t, E: Schema> Update<'t, E> {
     }
 
     /// Sets `attribute` to `value` only where the item has no such attribute yet.
+    #[doc(hidden)]
     pub fn set_if_absent<V: Serialize>(&mut self, attribute: &'static str, value: V) {
         if let Some(value) = self.encode(attribute, value) {
             self.push(attribute, Action::SetIfAbsent(value));
@@ -144,6 +156,7 @@ impl<'t, E: Schema> Update<'t, E> {
     }
 
     /// Appends `items` to a list attribute (a missing list counts as empty).
+    #[doc(hidden)]
     pub fn append<V: Serialize>(&mut self, attribute: &'static str, items: V) {
         if let Some(items) = self.encode(attribute, items) {
             self.push(attribute, Action::Append(items));
@@ -151,6 +164,7 @@ impl<'t, E: Schema> Update<'t, E> {
     }
 
     /// Puts `items` in front of a list attribute (a missing list counts as empty).
+    #[doc(hidden)]
     pub fn prepend<V: Serialize>(&mut self, attribute: &'static str, items: V) {
         if let Some(items) = self.encode(attribute, items) {
             self.push(attribute, Action::Prepend(items));
@@ -208,6 +222,7 @@ impl<'t, E: Schema> Update<'t, E> {
 
     /// Records the new value of `param`, a placeholder of a secondary index key, so that
     /// `send()` rewrites that index's keys (or removes them, for `None`).
+    #[doc(hidden)]
     pub fn index_source(&mut self, param: &'static str, value: Option<&dyn KeyPart>) {
         let text = value.map(|value| {
             let mut text = String::new();
