@@ -100,6 +100,7 @@ async fn run(local: &DynamoDbLocal, items: usize) {
         local.client().await,
         singletable_local::unique_table_name("bench-batch"),
     )
+    .entity::<Team>()
     .build();
     table.create_table().await.expect("table created");
     let (mut ours_cpu, mut raw_cpu, mut ours_wall, mut raw_wall) =

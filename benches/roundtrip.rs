@@ -205,6 +205,7 @@ async fn raw_audited_update(client: &Client, table: &str, team: &Team, name: &st
         .transact_write_items()
         .transact_items(TransactWriteItem::builder().update(update.build()?).build())
         .transact_items(TransactWriteItem::builder().put(put).build())
+        .client_request_token(uuid::Uuid::new_v4().to_string())
         .send()
         .await?;
     new.remove("_revision");
@@ -250,6 +251,7 @@ async fn raw_create(client: &Client, table: &str, new: NewTeam) -> Result<Team> 
         .set_item(Some(item))
         .condition_expression("attribute_not_exists(#pk)")
         .expression_attribute_names("#pk", "pk")
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .send()
         .await?;
     Ok(team)
@@ -273,7 +275,8 @@ async fn raw_get(client: &Client, table: &str, team: &Team) -> Result<Option<Tea
     Ok(output.item.map(hand_decode).transpose()?)
 }
 
-const UPDATE_EXPRESSION: &str = "SET #a0 = :u0, #a1 = if_not_exists(#a1, :zero) + :u1, #a2 = :u2";
+const UPDATE_EXPRESSION: &str =
+    "SET #a0 = :u0, #a1 = if_not_exists(#a1, :zero) + :u1, #a2 = :u2, #a3 = :u3";
 
 async fn raw_update(client: &Client, table: &str, team: &Team, name: &str) -> Result<Team> {
     let updated_at = now_millis().format(&Rfc3339)?;
@@ -281,7 +284,11 @@ async fn raw_update(client: &Client, table: &str, team: &Team, name: &str) -> Re
         .update_item()
         .table_name(table)
         .set_key(Some(raw_key(team)?))
-        .condition_expression("attribute_exists(#pk) AND #type = :type")
+        // An `add` carries a write token, so that a retry after a lost reply is applied once.
+        .condition_expression(
+            "attribute_exists(#pk) AND #type = :type \
+             AND (attribute_not_exists(#wtoken) OR #wtoken <> :u3)",
+        )
         .expression_attribute_names("#pk", "pk")
         .expression_attribute_names("#type", "_type")
         .expression_attribute_values(":type", AttributeValue::S("TEAM".into()))
@@ -293,6 +300,12 @@ async fn raw_update(client: &Client, table: &str, team: &Team, name: &str) -> Re
         .expression_attribute_values(":u1", AttributeValue::N("1".into()))
         .expression_attribute_names("#a2", "updatedAt")
         .expression_attribute_values(":u2", AttributeValue::S(updated_at))
+        .expression_attribute_names("#a3", "_write")
+        .expression_attribute_names("#wtoken", "_write")
+        .expression_attribute_values(
+            ":u3",
+            AttributeValue::S(uuid::Uuid::new_v4().simple().to_string()),
+        )
         .expression_attribute_values(":zero", AttributeValue::N("0".into()))
         .update_expression(UPDATE_EXPRESSION)
         .send()
@@ -374,6 +387,7 @@ fn normalize(captured: Captured) -> Captured {
         Captured::Update(mut update) => {
             let values = update.expression_attribute_values.as_mut().expect("values");
             values.insert(":u2".into(), fixed());
+            values.insert(":u3".into(), fixed());
             Captured::Update(update)
         }
         get => get,

@@ -247,6 +247,7 @@ pub fn hand_decode(mut item: Item) -> Result<Team, &'static str> {
     item.remove("pk");
     item.remove("sk");
     item.remove("_timestamp");
+    item.remove("_write");
     let plan = match take_s(&mut item, "plan")?.as_str() {
         "free" => Plan::Free,
         "pro" => Plan::Pro,

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use singletable::prelude::*;
 use singletable::{tenant, AuditAction, AuditContext, AuditRecord, AuditTrail, Error, Transaction};
@@ -423,4 +424,41 @@ async fn batches_refuse_audited_entities() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InvalidRequest { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_audited_adds_all_succeed_with_a_record_each() {
+    let table = audited_table("audit").await;
+    tenant::scope("t1", async {
+        let created = Account::create(&table, account("busy")).await.unwrap();
+        let key = || AccountKey { id: "busy" };
+        let adds: Vec<_> = futures::stream::iter(0..200)
+            .map(|_| Account::update(&table, key()).add_seats(1).send())
+            .buffer_unordered(200)
+            .collect()
+            .await;
+        let failed: Vec<_> = adds.iter().filter_map(|r| r.as_ref().err()).collect();
+        assert!(
+            failed.is_empty(),
+            "{} of 200 failed, first: {:?}",
+            failed.len(),
+            failed.first()
+        );
+        let now = Account::get(&table, key()).await.unwrap().unwrap();
+        assert_eq!(now.seats, created.seats + 200);
+        let trail = Account::audit_trail(&table, key()).all().await.unwrap();
+        let updates = trail
+            .iter()
+            .filter(|r| r.action == AuditAction::Update)
+            .count();
+        assert_eq!(updates, 200, "one record per add");
+        let mut revisions: Vec<u64> = trail.iter().map(|r| r.revision).collect();
+        revisions.sort_unstable();
+        assert_eq!(
+            revisions,
+            (1..=201).collect::<Vec<_>>(),
+            "each revision once"
+        );
+    })
+    .await;
 }

@@ -22,8 +22,7 @@ use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
@@ -33,6 +32,7 @@ use crate::item::{self, Item, SCHEMA_ATTRIBUTE, TYPE_ATTRIBUTE};
 use crate::request::{self, sdk_error};
 use crate::schema::Schema;
 use crate::table::Table;
+use crate::write::single::{self, Action, Write};
 
 /// DynamoDB's limit on the segments of a parallel scan.
 const MAX_SEGMENTS: u32 = 1_000_000;
@@ -487,37 +487,22 @@ impl<'t, E: Schema> Backfill<'t, E> {
         if !removes.is_empty() {
             update.push_str(&format!(" REMOVE {}", removes.join(", ")));
         }
-        let client = table.client();
-        let condition = conditions.join(" AND ");
-        let sent = request::send(
-            table,
-            "UpdateItem",
-            E::TYPE,
-            |capacity| {
-                client
-                    .update_item()
-                    .table_name(table.name())
-                    .set_key(Some(item::key_item(key.clone(), table)))
-                    .update_expression(update)
-                    .condition_expression(condition)
-                    .set_expression_attribute_names(Some(names))
-                    .set_expression_attribute_values((!values.is_empty()).then_some(values))
-                    .set_return_consumed_capacity(capacity)
-            },
-            |request| request.send(),
-        )
-        .await;
-        let result = sent.result;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) => match error.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Err(Changed),
-                _ => {
-                    let error = sdk_error(table, "UpdateItem", E::TYPE, error);
-                    tracing::warn!(entity = E::TYPE, %key, %error, "upgrade not written");
-                    Err(Changed)
-                }
-            },
+        let write = Write {
+            entity: E::TYPE,
+            key,
+            action: Action::Update(update),
+            condition: conditions.join(" AND "),
+            names,
+            values,
+            returns: ReturnValue::None,
+        };
+        match single::send(table, write).await {
+            Ok(single::Outcome::Done(_)) => Ok(()),
+            Ok(single::Outcome::Refused { .. }) => Err(Changed),
+            Err(error) => {
+                tracing::warn!(entity = E::TYPE, %key, %error, "upgrade not written");
+                Err(Changed)
+            }
         }
     }
 }

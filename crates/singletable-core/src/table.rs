@@ -8,7 +8,9 @@ use aws_sdk_dynamodb::Client;
 
 use singletable_keys::Template;
 
-use crate::error::{Error, Result};
+use std::collections::HashMap;
+
+use crate::error::{Error, ItemKey, Result};
 use crate::retry::RetryPolicy;
 use crate::schema::Schema;
 
@@ -57,6 +59,42 @@ struct Inner {
     audit_retention: Option<time::Duration>,
     retry: RetryPolicy,
     entities: Vec<Declared>,
+    turns: ItemTurns,
+}
+
+/// One lock per item that this process is writing with an audit record, made on demand and
+/// dropped when its last writer is done.
+#[derive(Debug, Default)]
+struct ItemTurns(std::sync::Mutex<HashMap<ItemKey, Arc<tokio::sync::Mutex<()>>>>);
+
+/// A writer's turn on one item; the next writer's turn starts when it is dropped.
+pub(crate) struct ItemTurn<'t> {
+    turns: &'t ItemTurns,
+    key: ItemKey,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for ItemTurn<'_> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut turns = self.turns.lock();
+        // Only the map holds the lock now: no writer waits for it.
+        if turns
+            .get(&self.key)
+            .is_some_and(|lock| Arc::strong_count(lock) == 1)
+        {
+            turns.remove(&self.key);
+        }
+    }
+}
+
+impl ItemTurns {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ItemKey, Arc<tokio::sync::Mutex<()>>>> {
+        // The map is only read and written in place, never left half-changed by a panic.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// An entity declared on the table with [`TableBuilder::entity`], and the declared entities
@@ -176,6 +214,7 @@ impl Table {
                 audit_retention: None,
                 retry: RetryPolicy::default(),
                 entities: Vec::new(),
+                turns: ItemTurns::default(),
             },
         }
     }
@@ -257,6 +296,17 @@ impl Table {
                 declared.collides_with.join(", ")
             )),
             Some(_) => Ok(()),
+        }
+    }
+
+    /// Waits for this process's turn to write the item at `key` with its audit record.
+    pub(crate) async fn item_turn(&self, key: &ItemKey) -> ItemTurn<'_> {
+        let turns = &self.inner.turns;
+        let lock = turns.lock().entry(key.clone()).or_default().clone();
+        ItemTurn {
+            turns,
+            key: key.clone(),
+            guard: Some(lock.lock_owned().await),
         }
     }
 

@@ -1,14 +1,13 @@
 //! `delete`: removes one item of the entity's type and returns it.
 
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::ReturnValue;
 
 use crate::error::{ItemKey, Result};
 use crate::expr::{Condition, Names};
-use crate::item::{self, TYPE_ATTRIBUTE};
-use crate::request;
+use crate::item;
 use crate::schema::Schema;
 use crate::table::Table;
+use crate::write::single::{self, Action, Outcome, Write};
 use crate::write::{audited, condition};
 
 /// Deletes the item at `key` (where `user` holds) unless it belongs to another entity type: a
@@ -33,50 +32,20 @@ pub(crate) async fn delete<E: Schema>(
     let mut names = Names::default();
     let mut expression = String::from("(attribute_not_exists(#pk) OR #type = :type)");
     condition::append::<E>(&mut expression, user.as_ref(), None, &mut names)?;
-    let client = table.client();
-    let sent = request::send(
-        table,
-        "DeleteItem",
-        E::TYPE,
-        |capacity| {
-            client
-                .delete_item()
-                .table_name(table.name())
-                .set_key(Some(item::key_item(key.clone(), table)))
-                .condition_expression(expression)
-                .set_expression_attribute_names(Some(names.names.into_iter().collect()))
-                .expression_attribute_names("#pk", table.partition_key())
-                .expression_attribute_names("#type", TYPE_ATTRIBUTE)
-                .set_expression_attribute_values(Some(names.values.into_iter().collect()))
-                .expression_attribute_values(":type", AttributeValue::S(E::TYPE.into()))
-                .return_values(ReturnValue::AllOld)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .set_return_consumed_capacity(capacity)
-        },
-        |request| request.send(),
-    )
-    .await;
-    match sent.result {
-        Ok(output) => output
-            .attributes
-            .map(|old| item::decode(old, table))
-            .transpose(),
-        Err(error) => match error.as_service_error() {
-            Some(DeleteItemError::ConditionalCheckFailedException(failed)) => match failed.item() {
-                // Nothing to delete: the condition found no item to hold on.
-                None => Ok(None),
-                old => Err(condition::failed::<E>(key, old, None)),
-            },
-            _ => Err(request::write_failed(
-                table,
-                "DeleteItem",
-                E::TYPE,
-                &key,
-                error,
-                sent.maybe_applied,
-            )),
-        },
+    let (names, values) = condition::with_type_guard::<E>(table, names);
+    let write = Write {
+        entity: E::TYPE,
+        key: &key,
+        action: Action::Delete,
+        condition: expression,
+        names,
+        values,
+        returns: ReturnValue::AllOld,
+    };
+    match single::send(table, write).await? {
+        Outcome::Done(old) => old.map(|old| item::decode(old, table)).transpose(),
+        // Nothing to delete: the condition found no item to hold on.
+        Outcome::Refused { stored: None, .. } => Ok(None),
+        Outcome::Refused { stored, .. } => Err(condition::failed::<E>(key, stored.as_ref(), None)),
     }
 }

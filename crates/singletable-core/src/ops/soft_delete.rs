@@ -2,11 +2,9 @@
 //! which reads, queries and collections then skip; `restore` brings it back, `trash` lists the
 //! deleted items of a partition and `purge` removes an item for good.
 
-use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use futures::{StreamExt, TryStreamExt};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -16,10 +14,10 @@ use crate::error::{Error, ItemKey, Result};
 use crate::expr::{Condition, Names};
 use crate::item::{self, DELETED_ATTRIBUTE, DELETED_BY_ATTRIBUTE, TYPE_ATTRIBUTE};
 use crate::later::Later;
-use crate::request::{self, sdk_error};
 use crate::schema::Schema;
 use crate::table::Table;
 use crate::write::mark::DeletionMark;
+use crate::write::single::{self, Action, Outcome, Write};
 use crate::write::{audited, condition};
 
 /// Marks the item at `key` deleted (where `user` holds); returns it, or `None` when there is no
@@ -34,17 +32,13 @@ pub(crate) async fn mark<E: Schema>(
     let mut expression =
         "attribute_exists(#pk) AND #type = :type AND attribute_not_exists(#deleted)".to_owned();
     condition::append::<E>(&mut expression, user.as_ref(), None, &mut names)?;
-    let result = send_update::<E>(table, &key, update, expression, names).await;
-    match result {
-        Ok(item) => Ok(Some(item::decode(item, table)?)),
-        Err(error) => match error.as_service_error() {
-            Some(UpdateItemError::ConditionalCheckFailedException(failed)) => match failed.item() {
-                None => Ok(None),
-                Some(old) if item::is_deleted(old) => Ok(None),
-                old => Err(condition::failed::<E>(key, old, None)),
-            },
-            _ => Err(sdk_error(table, "UpdateItem", E::TYPE, error)),
-        },
+    match send_mark::<E>(table, &key, update, expression, names).await? {
+        Outcome::Done(item) => Ok(Some(item::decode(item.unwrap_or_default(), table)?)),
+        Outcome::Refused { stored: None, .. } => Ok(None),
+        Outcome::Refused {
+            stored: Some(old), ..
+        } if item::is_deleted(&old) => Ok(None),
+        Outcome::Refused { stored, .. } => Err(condition::failed::<E>(key, stored.as_ref(), None)),
     }
 }
 
@@ -65,23 +59,13 @@ pub(crate) async fn restore<E: Schema>(table: &Table, key: Result<ItemKey>) -> R
     let deleted_by = names.name(DELETED_BY_ATTRIBUTE);
     let expression =
         format!("attribute_exists(#pk) AND #type = :type AND attribute_exists({deleted})");
-    match send_update::<E>(
-        table,
-        &key,
-        format!("REMOVE {deleted}, {deleted_by}"),
-        expression,
-        names,
-    )
-    .await
-    {
-        Ok(item) => item::decode(item, table),
-        Err(error) => match error.as_service_error() {
-            Some(UpdateItemError::ConditionalCheckFailedException(_)) => Err(Error::NotFound {
-                entity: E::TYPE,
-                key,
-            }),
-            _ => Err(sdk_error(table, "UpdateItem", E::TYPE, error)),
-        },
+    let update = format!("REMOVE {deleted}, {deleted_by}");
+    match send_mark::<E>(table, &key, update, expression, names).await? {
+        Outcome::Done(item) => item::decode(item.unwrap_or_default(), table),
+        Outcome::Refused { .. } => Err(Error::NotFound {
+            entity: E::TYPE,
+            key,
+        }),
     }
 }
 
@@ -170,40 +154,25 @@ pub(crate) async fn empty_trash<E: Schema>(
 
 /// Deletes the item of `E` at `key` if it was soft-deleted before `before`; whether it did.
 async fn purge_deleted<E: Schema>(table: &Table, key: ItemKey, before: &str) -> Result<bool> {
-    let client = table.client();
-    let sent = request::send(
-        table,
-        "DeleteItem",
-        E::TYPE,
-        |capacity| {
-            client
-                .delete_item()
-                .table_name(table.name())
-                .set_key(Some(item::key_item(key.clone(), table)))
-                .condition_expression("#type = :type AND #deleted < :before")
-                .expression_attribute_names("#type", TYPE_ATTRIBUTE)
-                .expression_attribute_names("#deleted", DELETED_ATTRIBUTE)
-                .expression_attribute_values(":type", AttributeValue::S(E::TYPE.into()))
-                .expression_attribute_values(":before", AttributeValue::S(before.to_owned()))
-                .set_return_consumed_capacity(capacity)
-        },
-        |request| request.send(),
-    )
-    .await;
-    match sent.result {
-        Ok(_) => Ok(true),
-        Err(error) => match error.as_service_error() {
-            Some(DeleteItemError::ConditionalCheckFailedException(_)) => Ok(false),
-            _ => Err(request::write_failed(
-                table,
-                "DeleteItem",
-                E::TYPE,
-                &key,
-                error,
-                sent.maybe_applied,
-            )),
-        },
-    }
+    let write = Write {
+        entity: E::TYPE,
+        key: &key,
+        action: Action::Delete,
+        condition: "#type = :type AND #deleted < :before".into(),
+        names: HashMap::from([
+            ("#type".to_owned(), TYPE_ATTRIBUTE.to_owned()),
+            ("#deleted".to_owned(), DELETED_ATTRIBUTE.to_owned()),
+        ]),
+        values: HashMap::from([
+            (":type".to_owned(), AttributeValue::S(E::TYPE.into())),
+            (":before".to_owned(), AttributeValue::S(before.to_owned())),
+        ]),
+        returns: ReturnValue::None,
+    };
+    Ok(matches!(
+        single::send(table, write).await?,
+        Outcome::Done(_)
+    ))
 }
 
 /// Audited purges sent at once by `empty_trash`.
@@ -211,39 +180,22 @@ const PURGE_CONCURRENCY: usize = 8;
 
 /// One `UpdateItem` of the deletion mark, returning the item as it is afterwards. Setting or
 /// removing the mark twice leaves the same item, so a retried lost reply does no harm.
-async fn send_update<E: Schema>(
+async fn send_mark<E: Schema>(
     table: &Table,
     key: &ItemKey,
     update: String,
     condition: String,
     names: Names,
-) -> std::result::Result<item::Item, SdkError<UpdateItemError, HttpResponse>> {
-    let (names, values) = (names.names, names.values);
-    let client = table.client();
-    let sent = request::send(
-        table,
-        "UpdateItem",
-        E::TYPE,
-        |capacity| {
-            client
-                .update_item()
-                .table_name(table.name())
-                .set_key(Some(item::key_item(key.clone(), table)))
-                .update_expression(update)
-                .condition_expression(condition)
-                .set_expression_attribute_names(Some(names.into_iter().collect()))
-                .expression_attribute_names("#pk", table.partition_key())
-                .expression_attribute_names("#type", TYPE_ATTRIBUTE)
-                .set_expression_attribute_values(Some(values.into_iter().collect()))
-                .expression_attribute_values(":type", AttributeValue::S(E::TYPE.into()))
-                .return_values(ReturnValue::AllNew)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .set_return_consumed_capacity(capacity)
-        },
-        |request| request.send(),
-    )
-    .await;
-    Ok(sent.result?.attributes.unwrap_or_default())
+) -> Result<Outcome> {
+    let (names, values) = condition::with_type_guard::<E>(table, names);
+    let write = Write {
+        entity: E::TYPE,
+        key,
+        action: Action::Update(update),
+        condition,
+        names,
+        values,
+        returns: ReturnValue::AllNew,
+    };
+    single::send(table, write).await
 }

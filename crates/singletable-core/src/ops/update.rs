@@ -6,8 +6,7 @@
 use std::borrow::Cow;
 use std::marker::PhantomData;
 
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde::Serialize;
 
 use crate::autogen;
@@ -17,9 +16,9 @@ use crate::expr::Condition;
 use crate::item::{self, WRITE_ATTRIBUTE};
 use crate::key;
 use crate::later::Later;
-use crate::request;
 use crate::schema::Schema;
 use crate::table::Table;
+use crate::write::single::{self, Outcome, Write};
 use crate::write::update::{Action, Plan};
 use crate::write::{audited, condition};
 use crate::{KeyPart, Template};
@@ -346,52 +345,28 @@ impl<'t, E: Schema> Update<'t, E> {
         }
         let built = plan.into_built(true)?;
         let (table, key, expected, token) = (built.table, built.key, built.expected, built.token);
-        let client = table.client();
-        let sent = request::send(
-            table,
-            "UpdateItem",
-            E::TYPE,
-            |capacity| {
-                client
-                    .update_item()
-                    .table_name(table.name())
-                    .set_key(Some(item::key_item(key.clone(), table)))
-                    .update_expression(built.update)
-                    .condition_expression(built.condition)
-                    .set_expression_attribute_names(Some(built.names))
-                    .set_expression_attribute_values(Some(built.values))
-                    .return_values(ReturnValue::AllNew)
-                    .return_values_on_condition_check_failure(
-                        ReturnValuesOnConditionCheckFailure::AllOld,
-                    )
-                    .set_return_consumed_capacity(capacity)
-            },
-            |request| request.send(),
-        )
-        .await;
-        let error = match sent.result {
-            Ok(output) => return item::decode(output.attributes.unwrap_or_default(), table),
-            Err(error) => error,
+        let write = Write {
+            entity: E::TYPE,
+            key: &key,
+            action: single::Action::Update(built.update),
+            condition: built.condition,
+            names: built.names,
+            values: built.values,
+            returns: ReturnValue::AllNew,
         };
-        match error.as_service_error() {
-            Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                // The item carries this update's token: an attempt whose reply was lost
-                // applied it, and the item is as that attempt left it.
-                let applied = token.is_some()
-                    && failed.item().and_then(|item| item.get(WRITE_ATTRIBUTE)) == token.as_ref();
-                match (applied, failed.item()) {
-                    (true, Some(item)) => item::decode(item.clone(), table),
-                    _ => Err(condition::failed::<E>(key, failed.item(), expected)),
-                }
+        match single::send(table, write).await? {
+            Outcome::Done(item) => item::decode(item.unwrap_or_default(), table),
+            // The item carries this update's token: an attempt whose reply was lost applied
+            // it, and the item is as that attempt left it.
+            Outcome::Refused {
+                stored: Some(stored),
+                ..
+            } if token.is_some() && stored.get(WRITE_ATTRIBUTE) == token.as_ref() => {
+                item::decode(stored, table)
             }
-            _ => Err(request::write_failed(
-                table,
-                "UpdateItem",
-                E::TYPE,
-                &key,
-                error,
-                sent.maybe_applied,
-            )),
+            Outcome::Refused { stored, .. } => {
+                Err(condition::failed::<E>(key, stored.as_ref(), expected))
+            }
         }
     }
 }

@@ -34,7 +34,7 @@ pub(crate) const ATTEMPTS: u32 = 100;
 /// colliding again.
 pub(crate) async fn pause(table: &Table, attempt: u32) {
     let ceiling =
-        Duration::from_millis(5 << attempt.min(7)).min(table.retry_policy().max_delay_of());
+        Duration::from_millis(5 << attempt.min(10)).min(table.retry_policy().max_delay_of());
     tokio::time::sleep(full_jitter(ceiling)).await;
 }
 
@@ -102,6 +102,9 @@ pub(crate) async fn write<E: Schema, T>(
     mut plan: impl FnMut(Option<&Item>) -> Result<Step<T>>,
     fail: impl Fn(Option<&Item>) -> Error,
 ) -> Result<T> {
+    // Writers of one item in this process take turns, so that they do not spend their
+    // attempts racing each other; writers in other processes are still caught by the revision.
+    let _turn = table.item_turn(key).await;
     let started = std::time::Instant::now();
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {

@@ -1,12 +1,15 @@
 //! Conditions of writes: the user's typed condition, the version check of versioned entities,
 //! and what a failed condition means for the caller.
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::error::{Error, ItemKey, Result};
 use crate::expr::{Condition, Names};
 use crate::item::{self, Item, TYPE_ATTRIBUTE};
 use crate::schema::Schema;
+use crate::table::Table;
 
 /// Appends `AND (<condition>)` to `expression` for the user's condition and the expected
 /// version, putting names and values into `names`.
@@ -26,6 +29,21 @@ pub(crate) fn append<E: Schema>(
         expression.push_str(&format!(" AND {name} = {value}"));
     }
     Ok(())
+}
+
+/// The names and values of a write's expressions, with `#pk` (the partition key attribute),
+/// `#type` and `:type` (`E`'s type) that its type guard uses:
+/// `attribute_not_exists(#pk) OR #type = :type`.
+pub(crate) fn with_type_guard<E: Schema>(
+    table: &Table,
+    names: Names,
+) -> (HashMap<String, String>, HashMap<String, AttributeValue>) {
+    let mut attributes: HashMap<String, String> = names.names.into_iter().collect();
+    let mut values: HashMap<String, AttributeValue> = names.values.into_iter().collect();
+    attributes.insert("#pk".into(), table.partition_key().into());
+    attributes.insert("#type".into(), TYPE_ATTRIBUTE.into());
+    values.insert(":type".into(), AttributeValue::S(E::TYPE.into()));
+    (attributes, values)
 }
 
 /// `(<condition>)`, its names and values put into `names`.

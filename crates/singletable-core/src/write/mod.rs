@@ -7,4 +7,5 @@ pub(crate) mod condition;
 pub(crate) mod mark;
 pub(crate) mod put;
 pub(crate) mod record;
+pub(crate) mod single;
 pub(crate) mod update;
