@@ -333,7 +333,16 @@ async fn transactions_carry_the_records_of_audited_writes() {
         tx.check::<Account>(b.key(), Account::FIELDS.plan.eq("enterprise"))
             .unwrap();
         let err = tx.send().await.unwrap_err();
-        assert!(matches!(err, Error::TransactionCanceled { .. }), "{err:?}");
+        let Error::TransactionCanceled { reasons } = &err else {
+            panic!("expected a cancellation, got {err:?}");
+        };
+        // The check is the caller's second action: the update's audit record takes no place.
+        let failed: Vec<_> = reasons
+            .iter()
+            .filter(|r| r.code == "ConditionalCheckFailed")
+            .map(|r| (r.index, r.entity, r.audit_record))
+            .collect();
+        assert_eq!(failed, [(1, "ACCOUNT", false)], "{reasons:?}");
         assert_eq!(
             Account::audit_trail(&table, a.key())
                 .all()

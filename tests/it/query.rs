@@ -444,3 +444,54 @@ async fn a_stream_reads_pages_only_as_they_are_consumed() {
         "six full pages and the empty one that ends the query"
     );
 }
+
+/// A reading at a time, several per time: the sort key continues past the ranges' prefix.
+#[derive(Entity, serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
+#[entity(
+    type = "READING",
+    pk = "SENSOR#<sensor>",
+    sk = "AT#<at>#<id>",
+    range(name = "in_period", between = "AT#<at>"),
+    range(name = "until", le = "AT#<at>"),
+    range(name = "later_than", gt = "AT#<at>")
+)]
+struct Reading {
+    sensor: String,
+    at: String,
+    id: String,
+}
+
+#[tokio::test]
+async fn prefix_ranges_include_every_key_at_their_upper_bound() {
+    let table = crate::table_with("query", |b| b.entity::<Reading>()).await;
+    for at in ["01", "02", "03", "04"] {
+        for id in ["a", "b"] {
+            let reading = Reading {
+                sensor: "s".into(),
+                at: at.into(),
+                id: id.into(),
+            };
+            reading.put(&table).await.unwrap();
+        }
+    }
+    let q = || Reading::query(&table, ReadingPartition { sensor: "s" });
+    let ats = |readings: Vec<Reading>| {
+        readings
+            .into_iter()
+            .map(|r| format!("{}{}", r.at, r.id))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ats(q().in_period("02", "03").all().await.unwrap()),
+        ["02a", "02b", "03a", "03b"],
+        "both bounds are included, with every item at them"
+    );
+    assert_eq!(
+        ats(q().until("02").all().await.unwrap()),
+        ["01a", "01b", "02a", "02b"]
+    );
+    assert_eq!(
+        ats(q().later_than("03").all().await.unwrap()),
+        ["04a", "04b"]
+    );
+}

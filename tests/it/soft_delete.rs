@@ -162,3 +162,44 @@ async fn a_transaction_soft_deletes_a_live_item_and_refuses_a_missing_one() {
     }
     assert_eq!(raw_items(&table).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_deletion_mark_means_nothing_to_an_entity_without_soft_delete() {
+    let table = table("soft-delete").await;
+    let folder = Folder {
+        folder: "f".into(),
+        name: "n".into(),
+    };
+    folder.put(&table).await.unwrap();
+    // Another writer marks the item as if it were soft-deleted.
+    table
+        .client()
+        .update_item()
+        .table_name(table.name())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("FOLDER#f".into()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("#FOLDER".into()),
+        )
+        .update_expression("SET #d = :d")
+        .expression_attribute_names("#d", "_deleted_at")
+        .expression_attribute_values(
+            ":d",
+            aws_sdk_dynamodb::types::AttributeValue::S("2026-01-01T00:00:00.000Z".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let got = Folder::get(&table, FolderKey { folder: "f" })
+        .await
+        .unwrap();
+    let listed = Folder::query(&table, FolderPartition { folder: "f" })
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(got.as_ref(), Some(&folder), "get reads it as queries do");
+    assert_eq!(listed, [folder]);
+}

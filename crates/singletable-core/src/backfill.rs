@@ -22,7 +22,7 @@ use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::AttributeValue;
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
@@ -494,7 +494,7 @@ impl<'t, E: Schema> Backfill<'t, E> {
             condition: conditions.join(" AND "),
             names,
             values,
-            returns: ReturnValue::None,
+            returns: None,
         };
         match single::send(table, write).await {
             Ok(single::Outcome::Done(_)) => Ok(()),

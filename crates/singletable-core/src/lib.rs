@@ -93,7 +93,7 @@ pub mod __private {
         Table, Template, Update,
     };
     pub use futures::Stream;
-    pub use singletable_keys::Segment;
+    pub use singletable_keys::{prefix_upper_bound, Segment};
     pub use time::OffsetDateTime;
 
     /// A key field's value as a key part; generic so that a field type that is not a key part

@@ -2,8 +2,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::ReturnValue;
-
 use crate::autogen;
 use crate::error::{Error, Result};
 use crate::item;
@@ -29,7 +27,7 @@ pub(crate) async fn create<E: Schema>(table: &Table, new: E::New) -> Result<E> {
         condition: "attribute_not_exists(#pk)".into(),
         names: HashMap::from([("#pk".to_owned(), table.partition_key().to_owned())]),
         values: HashMap::new(),
-        returns: ReturnValue::None,
+        returns: None,
     };
     match single::send(table, write).await? {
         Outcome::Done(_) => Ok(entity),

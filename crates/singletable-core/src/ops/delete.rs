@@ -40,7 +40,7 @@ pub(crate) async fn delete<E: Schema>(
         condition: expression,
         names,
         values,
-        returns: ReturnValue::AllOld,
+        returns: Some(ReturnValue::AllOld),
     };
     match single::send(table, write).await? {
         Outcome::Done(old) => old.map(|old| item::decode(old, table)).transpose(),

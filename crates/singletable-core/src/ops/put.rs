@@ -1,7 +1,5 @@
 //! `put`: create or replace.
 
-use aws_sdk_dynamodb::types::ReturnValue;
-
 use crate::error::{Error, Result};
 use crate::expr::Condition;
 use crate::schema::Schema;
@@ -36,7 +34,7 @@ pub(crate) async fn put<E: Schema>(
         condition,
         names,
         values,
-        returns: ReturnValue::None,
+        returns: None,
     };
     match single::send(table, write).await? {
         Outcome::Done(_) => Ok(()),

@@ -167,7 +167,7 @@ async fn purge_deleted<E: Schema>(table: &Table, key: ItemKey, before: &str) -> 
             (":type".to_owned(), AttributeValue::S(E::TYPE.into())),
             (":before".to_owned(), AttributeValue::S(before.to_owned())),
         ]),
-        returns: ReturnValue::None,
+        returns: None,
     };
     Ok(matches!(
         single::send(table, write).await?,
@@ -195,7 +195,7 @@ async fn send_mark<E: Schema>(
         condition,
         names,
         values,
-        returns: ReturnValue::AllNew,
+        returns: Some(ReturnValue::AllNew),
     };
     single::send(table, write).await
 }

@@ -352,7 +352,7 @@ impl<'t, E: Schema> Update<'t, E> {
             condition: built.condition,
             names: built.names,
             values: built.values,
-            returns: ReturnValue::AllNew,
+            returns: Some(ReturnValue::AllNew),
         };
         match single::send(table, write).await? {
             Outcome::Done(item) => item::decode(item.unwrap_or_default(), table),

@@ -37,7 +37,7 @@ pub(crate) struct Write<'k> {
     pub(crate) names: HashMap<String, String>,
     pub(crate) values: HashMap<String, AttributeValue>,
     /// What the answer returns: the item before (`AllOld`), after (`AllNew`) or nothing.
-    pub(crate) returns: ReturnValue,
+    pub(crate) returns: Option<ReturnValue>,
 }
 
 /// How a write ended, other than in an error.
@@ -82,7 +82,7 @@ pub(crate) async fn send(table: &Table, write: Write<'_>) -> Result<Outcome> {
                         .condition_expression(condition)
                         .set_expression_attribute_names(Some(names))
                         .set_expression_attribute_values(values)
-                        .return_values(returns)
+                        .set_return_values(returns)
                         .return_values_on_condition_check_failure(old)
                         .set_return_consumed_capacity(capacity)
                 },
@@ -118,7 +118,7 @@ pub(crate) async fn send(table: &Table, write: Write<'_>) -> Result<Outcome> {
                         .condition_expression(condition)
                         .set_expression_attribute_names(Some(names))
                         .set_expression_attribute_values(values)
-                        .return_values(returns)
+                        .set_return_values(returns)
                         .return_values_on_condition_check_failure(old)
                         .set_return_consumed_capacity(capacity)
                 },
@@ -153,7 +153,7 @@ pub(crate) async fn send(table: &Table, write: Write<'_>) -> Result<Outcome> {
                         .condition_expression(condition)
                         .set_expression_attribute_names(Some(names))
                         .set_expression_attribute_values(values)
-                        .return_values(returns)
+                        .set_return_values(returns)
                         .return_values_on_condition_check_failure(old)
                         .set_return_consumed_capacity(capacity)
                 },

@@ -63,16 +63,31 @@ fn range_method(entity: &Entity, keys: &Keys, range: &RangeQuery) -> TokenStream
         RangeOp::Between => (quote!(Between), "is between"),
     };
     let doc = format!("Items whose sort key {doc} `{}`.", range.key.text);
-    let (args, condition) = if range.op == RangeOp::Between {
-        let (from_args, from) = render("from_");
-        let (to_args, to) = render("to_");
-        let condition = quote! {
-            #from.and_then(|from| ::core::result::Result::Ok(#private::SortKey::Between(from, #to?)))
-        };
-        (quote!(#from_args, #to_args), condition)
-    } else {
-        let (args, value) = render("");
-        (args, quote!(#value.map(#private::SortKey::#op)))
+    // An upper bound on a prefix takes in every key that continues the prefix: `AT#<T>` as
+    // the top of `between` must not leave out `AT#<T>#<id>`.
+    let (args, condition) = match range.op {
+        RangeOp::Between => {
+            let (from_args, from) = render("from_");
+            let (to_args, to) = render("to_");
+            let condition = quote! {
+                #from.and_then(|from| {
+                    let to = #private::prefix_upper_bound(&#to?, separator);
+                    ::core::result::Result::Ok(#private::SortKey::Between(from, to))
+                })
+            };
+            (quote!(#from_args, #to_args), condition)
+        }
+        RangeOp::Le | RangeOp::Gt => {
+            let (args, value) = render("");
+            let condition = quote! {
+                #value.map(|prefix| #private::SortKey::#op(#private::prefix_upper_bound(&prefix, separator)))
+            };
+            (args, condition)
+        }
+        _ => {
+            let (args, value) = render("");
+            (args, quote!(#value.map(#private::SortKey::#op)))
+        }
     };
     quote! {
         #[doc = #doc]
