@@ -7,31 +7,7 @@ use crate::model::*;
 use crate::{raw_items, table};
 
 fn event(n: usize) -> Event {
-    Event {
-        stream: format!("s{}", n % 7),
-        seq: seq(n),
-        kind: "batch".into(),
-        size: n as i64,
-        note: n.is_multiple_of(3).then(|| format!("note {n}")),
-        labels: vec![format!("l{n}")],
-    }
-}
-
-fn marker(n: usize) -> Marker {
-    Marker {
-        stream: format!("m{}", n % 5),
-        seq: seq(n),
-    }
-}
-
-fn project(n: usize) -> Project {
-    Project {
-        team_id: uuid::Uuid::from_u128(n as u128 % 11),
-        seq: n as u32,
-        title: format!("project {n}"),
-        budget: (n % 2 == 1).then_some(n as f64),
-        tags: vec![],
-    }
+    sample_event(&format!("s{}", n % 7), n)
 }
 
 #[tokio::test]
@@ -39,8 +15,8 @@ async fn ten_thousand_items_of_three_types_written_and_read_back() {
     let table = table("batch").await;
     let (events, markers, projects): (Vec<_>, Vec<_>, Vec<_>) = (
         (0..4000).map(event).collect(),
-        (0..3000).map(marker).collect(),
-        (0..3000).map(project).collect(),
+        (0..3000).map(sample_marker).collect(),
+        (0..3000).map(sample_project).collect(),
     );
 
     let mut batch = BatchWrite::new(&table);

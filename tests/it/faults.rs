@@ -100,34 +100,6 @@ fn raw_key(item: &singletable::item::Item) -> (String, String) {
     (text("pk"), text("sk"))
 }
 
-fn event(stream: &str, n: usize) -> Event {
-    Event {
-        stream: stream.into(),
-        seq: seq(n),
-        kind: "faults".into(),
-        size: n as i64,
-        note: n.is_multiple_of(3).then(|| format!("note {n}")),
-        labels: vec![format!("l{n}")],
-    }
-}
-
-fn marker(n: usize) -> Marker {
-    Marker {
-        stream: format!("m{}", n % 5),
-        seq: seq(n),
-    }
-}
-
-fn project(n: usize) -> Project {
-    Project {
-        team_id: uuid::Uuid::from_u128(n as u128 % 11),
-        seq: n as u32,
-        title: format!("project {n}"),
-        budget: (n % 2 == 1).then_some(n as f64),
-        tags: vec![format!("t{}", n % 3)],
-    }
-}
-
 /// 10,000 entities of three types: 4,000 events, 3,000 markers, 3,000 projects.
 struct TenThousand {
     events: Vec<Event>,
@@ -139,10 +111,10 @@ impl TenThousand {
     fn new() -> Self {
         TenThousand {
             events: (0..4000)
-                .map(|n| event(&format!("s{}", n % 7), n))
+                .map(|n| sample_event(&format!("s{}", n % 7), n))
                 .collect(),
-            markers: (0..3000).map(marker).collect(),
-            projects: (0..3000).map(project).collect(),
+            markers: (0..3000).map(sample_marker).collect(),
+            projects: (0..3000).map(sample_project).collect(),
         }
     }
 
@@ -446,7 +418,7 @@ async fn idempotent_adds_under_lost_replies_count_exactly() {
 async fn transactions_are_never_half_applied() {
     const TRANSACTIONS: usize = 500;
     let new_event = |stream: &str, n: usize| {
-        let event = event(stream, n);
+        let event = sample_event(stream, n);
         NewEvent {
             stream: event.stream,
             seq: event.seq,
@@ -480,7 +452,7 @@ async fn transactions_are_never_half_applied() {
         let stored: HashSet<(String, String)> =
             raw_items(&direct).await.iter().map(raw_key).collect();
         let is_stored = |stream: &str, n: usize| {
-            let key = event(stream, n).key().item_key(&direct).unwrap();
+            let key = sample_event(stream, n).key().item_key(&direct).unwrap();
             stored.contains(&(key.pk, key.sk))
         };
         let (mut ok, mut unknown_stored, mut unknown_absent, mut failed) = (0, 0, 0, Vec::new());
@@ -536,7 +508,7 @@ async fn transactions_are_never_half_applied() {
 async fn query_all_of_3000_items_is_complete_under_throttling() {
     const ITEMS: usize = 3000;
     let direct = direct_table("faults-query").await;
-    let events: Vec<Event> = (0..ITEMS).map(|n| event("q", n)).collect();
+    let events: Vec<Event> = (0..ITEMS).map(|n| sample_event("q", n)).collect();
     let mut batch = BatchWrite::new(&direct);
     batch.concurrency(8);
     for event in &events {

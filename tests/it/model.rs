@@ -267,6 +267,37 @@ pub struct Folder {
     pub name: String,
 }
 
+/// The `n`th sample event of `stream`, for bulk tests.
+pub fn sample_event(stream: &str, n: usize) -> Event {
+    Event {
+        stream: stream.into(),
+        seq: seq(n),
+        kind: "sample".into(),
+        size: n as i64,
+        note: n.is_multiple_of(3).then(|| format!("note {n}")),
+        labels: vec![format!("l{n}")],
+    }
+}
+
+/// The `n`th sample marker, in one of five streams.
+pub fn sample_marker(n: usize) -> Marker {
+    Marker {
+        stream: format!("m{}", n % 5),
+        seq: seq(n),
+    }
+}
+
+/// The `n`th sample project, of one of eleven teams.
+pub fn sample_project(n: usize) -> Project {
+    Project {
+        team_id: uuid::Uuid::from_u128(n as u128 % 11),
+        seq: n as u32,
+        title: format!("project {n}"),
+        budget: (n % 2 == 1).then_some(n as f64),
+        tags: vec![format!("t{}", n % 3)],
+    }
+}
+
 /// Declares every entity of this model on a table, as batch writes need.
 pub fn declare(builder: singletable::TableBuilder) -> singletable::TableBuilder {
     builder

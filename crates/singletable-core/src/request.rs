@@ -159,14 +159,14 @@ where
 {
     let failure = classify(&error);
     let unknown = failure == Failure::Unknown || (maybe_applied && failure != Failure::Final);
-    match Some(key) {
-        Some(key) if unknown => Error::OutcomeUnknown {
-            operation,
-            entity,
-            key: key.clone(),
-            source: Box::new(error.into()),
-        },
-        _ => sdk_error(table, operation, entity, error),
+    if !unknown {
+        return sdk_error(table, operation, entity, error);
+    }
+    Error::OutcomeUnknown {
+        operation,
+        entity,
+        key: key.clone(),
+        source: Box::new(error.into()),
     }
 }
 

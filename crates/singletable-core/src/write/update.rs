@@ -174,14 +174,13 @@ impl<'t, E: Schema> Plan<'t, E> {
         names_map.insert("#pk".into(), table.partition_key().into());
         names_map.insert("#type".into(), TYPE_ATTRIBUTE.into());
         values_map.insert(":type".into(), AttributeValue::S(E::TYPE.into()));
-        if let Some(token) = &token {
+        if token.is_some() {
             // The token is the last action's value, `:u<last>`.
             let last = format!(":u{}", actions.len() - 1);
             names_map.insert("#wtoken".into(), WRITE_ATTRIBUTE.into());
             condition.push_str(&format!(
                 " AND (attribute_not_exists(#wtoken) OR #wtoken <> {last})"
             ));
-            let _ = token;
         }
         if let Some(old) = guard {
             condition.push_str(" AND ");
