@@ -489,7 +489,7 @@ impl<'t, E: Schema> Backfill<'t, E> {
         }
         let write = Write {
             entity: E::TYPE,
-            key,
+            key: key.clone(),
             action: Action::Update(update),
             condition: conditions.join(" AND "),
             names,

@@ -10,9 +10,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update as UpdateAction,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem};
 
 use crate::error::{CancelReason, Error, ItemKey, Result};
 use crate::expr::{Condition, Names};
@@ -23,8 +21,8 @@ use crate::schema::{EntityKey, Schema};
 use crate::table::Table;
 use crate::tenant::Binding;
 use crate::write::audited as audit;
-use crate::write::mark::DeletionMark;
 use crate::write::record::AUDIT_TYPE;
+use crate::write::single::{self, Write};
 use crate::write::{condition, put};
 
 /// DynamoDB's limit on actions in one transaction.
@@ -117,14 +115,7 @@ impl<'t> Transaction<'t> {
             }
             return Ok(entity);
         }
-        let put = Put::builder()
-            .table_name(self.table.name())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", self.table.partition_key())
-            .build()
-            .map_err(|e| self.build_error(E::TYPE, e))?;
-        self.push(E::TYPE, key, TransactWriteItem::builder().put(put).build());
+        self.push_write(Write::create::<E>(self.table, key, item))?;
         Ok(entity)
     }
 
@@ -149,21 +140,15 @@ impl<'t> Transaction<'t> {
             self.defer::<E, _>(key, audit::put_plan::<E>(self.table, prepared));
             return Ok(self);
         }
-        let put = Put::builder()
-            .table_name(self.table.name())
-            .set_item(Some(prepared.item))
-            .condition_expression(prepared.condition)
-            .set_expression_attribute_names(Some(prepared.names))
-            .set_expression_attribute_values(
-                (!prepared.values.is_empty()).then_some(prepared.values),
-            )
-            .build()
-            .map_err(|e| self.build_error(E::TYPE, e))?;
-        self.push(
-            E::TYPE,
-            prepared.key,
-            TransactWriteItem::builder().put(put).build(),
-        );
+        self.push_write(Write {
+            entity: E::TYPE,
+            key: prepared.key,
+            action: single::Action::Put(prepared.item),
+            condition: prepared.condition,
+            names: prepared.names,
+            values: prepared.values,
+            returns: None,
+        })?;
         Ok(self)
     }
 
@@ -179,20 +164,15 @@ impl<'t> Transaction<'t> {
             return Ok(self);
         }
         let built = plan.into_built(false)?;
-        let action = UpdateAction::builder()
-            .table_name(self.table.name())
-            .set_key(Some(item::key_item(built.key.clone(), self.table)))
-            .update_expression(built.update)
-            .condition_expression(built.condition)
-            .set_expression_attribute_names(Some(built.names))
-            .set_expression_attribute_values(Some(built.values))
-            .build()
-            .map_err(|e| self.build_error(E::TYPE, e))?;
-        self.push(
-            E::TYPE,
-            built.key,
-            TransactWriteItem::builder().update(action).build(),
-        );
+        self.push_write(Write {
+            entity: E::TYPE,
+            key: built.key,
+            action: single::Action::Update(built.update),
+            condition: built.condition,
+            names: built.names,
+            values: built.values,
+            returns: None,
+        })?;
         Ok(self)
     }
 
@@ -217,43 +197,11 @@ impl<'t> Transaction<'t> {
             }
             return Ok(self);
         }
-        if E::SOFT_DELETE {
-            let mut names = HashMap::from([
-                ("#pk".to_owned(), self.table.partition_key().to_owned()),
-                ("#type".to_owned(), TYPE_ATTRIBUTE.to_owned()),
-            ]);
-            let mut values =
-                HashMap::from([(":type".to_owned(), AttributeValue::S(E::TYPE.into()))]);
-            let update = DeletionMark::now(self.table).update("", &mut names, &mut values);
-            let mark = UpdateAction::builder()
-                .table_name(self.table.name())
-                .set_key(Some(item::key_item(key.clone(), self.table)))
-                .update_expression(update)
-                .condition_expression(
-                    "attribute_exists(#pk) AND #type = :type AND attribute_not_exists(#deleted)",
-                )
-                .set_expression_attribute_names(Some(names))
-                .set_expression_attribute_values(Some(values))
-                .build()
-                .map_err(|e| self.build_error(E::TYPE, e))?;
-            let action = TransactWriteItem::builder().update(mark).build();
-            self.push(E::TYPE, key, action);
-            return Ok(self);
-        }
-        let delete = Delete::builder()
-            .table_name(self.table.name())
-            .set_key(Some(item::key_item(key.clone(), self.table)))
-            .condition_expression("attribute_not_exists(#pk) OR #type = :type")
-            .expression_attribute_names("#pk", self.table.partition_key())
-            .expression_attribute_names("#type", TYPE_ATTRIBUTE)
-            .expression_attribute_values(":type", AttributeValue::S(E::TYPE.into()))
-            .build()
-            .map_err(|e| self.build_error(E::TYPE, e))?;
-        self.push(
-            E::TYPE,
-            key,
-            TransactWriteItem::builder().delete(delete).build(),
-        );
+        let write = match E::SOFT_DELETE {
+            true => Write::mark::<E>(self.table, key, None)?,
+            false => Write::delete::<E>(self.table, key, None)?,
+        };
+        self.push_write(write)?;
         Ok(self)
     }
 
@@ -304,6 +252,14 @@ impl<'t> Transaction<'t> {
         self.actions
             .last()
             .map_or(0, |entry| entry.index + usize::from(!entry.record))
+    }
+
+    /// Adds a write, made by the same plans the single operations send.
+    fn push_write(&mut self, write: Write) -> Result<()> {
+        let (entity, key) = (write.entity, write.key.clone());
+        let action = write.into_transact(self.table)?;
+        self.push_entry(entity, key, false, Action::Ready(Box::new(action)));
+        Ok(())
     }
 
     fn push(&mut self, entity: &'static str, key: ItemKey, action: TransactWriteItem) {

@@ -1,14 +1,12 @@
 //! `create`: a conditional put that never replaces an existing item.
 
-use std::collections::HashMap;
-
 use crate::autogen;
 use crate::error::{Error, Result};
 use crate::item;
 use crate::schema::{EntityKey, Schema};
 use crate::table::Table;
 use crate::write::audited;
-use crate::write::single::{self, Action, Outcome, Write};
+use crate::write::single::{self, Outcome, Write};
 
 pub(crate) async fn create<E: Schema>(table: &Table, new: E::New) -> Result<E> {
     crate::tenant::admit::<E>(table)?;
@@ -20,16 +18,7 @@ pub(crate) async fn create<E: Schema>(table: &Table, new: E::New) -> Result<E> {
         audited::create::<E>(table, key, item).await?;
         return Ok(entity);
     }
-    let write = Write {
-        entity: E::TYPE,
-        key: &key,
-        action: Action::Put(item),
-        condition: "attribute_not_exists(#pk)".into(),
-        names: HashMap::from([("#pk".to_owned(), table.partition_key().to_owned())]),
-        values: HashMap::new(),
-        returns: None,
-    };
-    match single::send(table, write).await? {
+    match single::send(table, Write::create::<E>(table, key.clone(), item)).await? {
         Outcome::Done(_) => Ok(entity),
         Outcome::Refused {
             stored,

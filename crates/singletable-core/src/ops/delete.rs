@@ -1,13 +1,11 @@
 //! `delete`: removes one item of the entity's type and returns it.
 
-use aws_sdk_dynamodb::types::ReturnValue;
-
 use crate::error::{ItemKey, Result};
-use crate::expr::{Condition, Names};
+use crate::expr::Condition;
 use crate::item;
 use crate::schema::Schema;
 use crate::table::Table;
-use crate::write::single::{self, Action, Outcome, Write};
+use crate::write::single::{self, Outcome, Write};
 use crate::write::{audited, condition};
 
 /// Deletes the item at `key` (where `user` holds) unless it belongs to another entity type: a
@@ -29,19 +27,7 @@ pub(crate) async fn delete<E: Schema>(
     if E::SOFT_DELETE && !purge {
         return super::soft_delete::mark::<E>(table, key, user).await;
     }
-    let mut names = Names::default();
-    let mut expression = String::from("(attribute_not_exists(#pk) OR #type = :type)");
-    condition::append::<E>(&mut expression, user.as_ref(), None, &mut names)?;
-    let (names, values) = condition::with_type_guard::<E>(table, names);
-    let write = Write {
-        entity: E::TYPE,
-        key: &key,
-        action: Action::Delete,
-        condition: expression,
-        names,
-        values,
-        returns: Some(ReturnValue::AllOld),
-    };
+    let write = Write::delete::<E>(table, key.clone(), user.as_ref())?;
     match single::send(table, write).await? {
         Outcome::Done(old) => old.map(|old| item::decode(old, table)).transpose(),
         // Nothing to delete: the condition found no item to hold on.

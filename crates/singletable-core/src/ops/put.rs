@@ -29,7 +29,7 @@ pub(crate) async fn put<E: Schema>(
     } = prepared;
     let write = Write {
         entity: E::TYPE,
-        key: &key,
+        key: key.clone(),
         action: Action::Put(item),
         condition,
         names,

@@ -16,7 +16,6 @@ use crate::item::{self, DELETED_ATTRIBUTE, DELETED_BY_ATTRIBUTE, TYPE_ATTRIBUTE}
 use crate::later::Later;
 use crate::schema::Schema;
 use crate::table::Table;
-use crate::write::mark::DeletionMark;
 use crate::write::single::{self, Action, Outcome, Write};
 use crate::write::{audited, condition};
 
@@ -27,12 +26,8 @@ pub(crate) async fn mark<E: Schema>(
     key: ItemKey,
     user: Option<Condition<E>>,
 ) -> Result<Option<E>> {
-    let mut names = Names::default();
-    let update = DeletionMark::now(table).update("", &mut names.names, &mut names.values);
-    let mut expression =
-        "attribute_exists(#pk) AND #type = :type AND attribute_not_exists(#deleted)".to_owned();
-    condition::append::<E>(&mut expression, user.as_ref(), None, &mut names)?;
-    match send_mark::<E>(table, &key, update, expression, names).await? {
+    let write = Write::mark::<E>(table, key.clone(), user.as_ref())?;
+    match single::send(table, write).await? {
         Outcome::Done(item) => Ok(Some(item::decode(item.unwrap_or_default(), table)?)),
         Outcome::Refused { stored: None, .. } => Ok(None),
         Outcome::Refused {
@@ -156,7 +151,7 @@ pub(crate) async fn empty_trash<E: Schema>(
 async fn purge_deleted<E: Schema>(table: &Table, key: ItemKey, before: &str) -> Result<bool> {
     let write = Write {
         entity: E::TYPE,
-        key: &key,
+        key: key.clone(),
         action: Action::Delete,
         condition: "#type = :type AND #deleted < :before".into(),
         names: HashMap::from([
@@ -190,7 +185,7 @@ async fn send_mark<E: Schema>(
     let (names, values) = condition::with_type_guard::<E>(table, names);
     let write = Write {
         entity: E::TYPE,
-        key,
+        key: key.clone(),
         action: Action::Update(update),
         condition,
         names,

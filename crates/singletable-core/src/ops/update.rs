@@ -347,7 +347,7 @@ impl<'t, E: Schema> Update<'t, E> {
         let (table, key, expected, token) = (built.table, built.key, built.expected, built.token);
         let write = Write {
             entity: E::TYPE,
-            key: &key,
+            key: key.clone(),
             action: single::Action::Update(built.update),
             condition: built.condition,
             names: built.names,

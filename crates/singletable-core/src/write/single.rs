@@ -9,13 +9,20 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
+};
 
 use crate::codec::Item;
 use crate::error::{ItemKey, Result};
+use crate::expr::{Condition, Names};
 use crate::item;
-use crate::request::{self, Sent};
+use crate::request::{self, sdk_error, Sent};
+use crate::schema::Schema;
 use crate::table::Table;
+use crate::write::condition;
+use crate::write::mark::DeletionMark;
 
 /// What a write does to its item.
 pub(crate) enum Action {
@@ -28,9 +35,9 @@ pub(crate) enum Action {
 }
 
 /// One write of one item and its guard.
-pub(crate) struct Write<'k> {
+pub(crate) struct Write {
     pub(crate) entity: &'static str,
-    pub(crate) key: &'k ItemKey,
+    pub(crate) key: ItemKey,
     pub(crate) action: Action,
     /// The guard: the write holds only where it holds.
     pub(crate) condition: String,
@@ -38,6 +45,122 @@ pub(crate) struct Write<'k> {
     pub(crate) values: HashMap<String, AttributeValue>,
     /// What the answer returns: the item before (`AllOld`), after (`AllNew`) or nothing.
     pub(crate) returns: Option<ReturnValue>,
+}
+
+impl Write {
+    /// A create of `E`'s item `item` at `key`: only where there is no item.
+    pub(crate) fn create<E: Schema>(table: &Table, key: ItemKey, item: Item) -> Write {
+        Write {
+            entity: E::TYPE,
+            key,
+            action: Action::Put(item),
+            condition: "attribute_not_exists(#pk)".into(),
+            names: HashMap::from([("#pk".to_owned(), table.partition_key().to_owned())]),
+            values: HashMap::new(),
+            returns: None,
+        }
+    }
+
+    /// A delete of `E`'s item at `key` (an absent item is no failure), where `user` holds;
+    /// never of another entity type's item. Returns the item it removed.
+    pub(crate) fn delete<E: Schema>(
+        table: &Table,
+        key: ItemKey,
+        user: Option<&Condition<E>>,
+    ) -> Result<Write> {
+        let mut names = Names::default();
+        let mut condition = String::from("(attribute_not_exists(#pk) OR #type = :type)");
+        condition::append::<E>(&mut condition, user, None, &mut names)?;
+        let (names, values) = condition::with_type_guard::<E>(table, names);
+        Ok(Write {
+            entity: E::TYPE,
+            key,
+            action: Action::Delete,
+            condition,
+            names,
+            values,
+            returns: Some(ReturnValue::AllOld),
+        })
+    }
+
+    /// The soft-delete mark on `E`'s live item at `key`, where `user` holds. Returns the item
+    /// as marked.
+    pub(crate) fn mark<E: Schema>(
+        table: &Table,
+        key: ItemKey,
+        user: Option<&Condition<E>>,
+    ) -> Result<Write> {
+        let mut names = Names::default();
+        let update = DeletionMark::now(table).update("", &mut names.names, &mut names.values);
+        let mut condition =
+            "attribute_exists(#pk) AND #type = :type AND attribute_not_exists(#deleted)".to_owned();
+        condition::append::<E>(&mut condition, user, None, &mut names)?;
+        let (names, values) = condition::with_type_guard::<E>(table, names);
+        Ok(Write {
+            entity: E::TYPE,
+            key,
+            action: Action::Update(update),
+            condition,
+            names,
+            values,
+            returns: Some(ReturnValue::AllNew),
+        })
+    }
+
+    /// The same write as one action of a transaction, with the same guard (and the item as
+    /// stored in its cancel reason when the guard fails).
+    pub(crate) fn into_transact(self, table: &Table) -> Result<TransactWriteItem> {
+        let Write {
+            entity,
+            key,
+            action,
+            condition,
+            names,
+            values,
+            ..
+        } = self;
+        let built = |e| sdk_error(table, "TransactWriteItems", entity, e);
+        let values = (!values.is_empty()).then_some(values);
+        let old = ReturnValuesOnConditionCheckFailure::AllOld;
+        let transact = TransactWriteItem::builder();
+        Ok(match action {
+            Action::Put(stored) => transact.put(
+                Put::builder()
+                    .table_name(table.name())
+                    .set_item(Some(stored))
+                    .condition_expression(condition)
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(values)
+                    .return_values_on_condition_check_failure(old)
+                    .build()
+                    .map_err(built)?,
+            ),
+            Action::Update(update) => transact.update(
+                Update::builder()
+                    .table_name(table.name())
+                    .set_key(Some(item::key_item(key, table)))
+                    .update_expression(update)
+                    .condition_expression(condition)
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(values)
+                    .return_values_on_condition_check_failure(old)
+                    .build()
+                    .map_err(built)?,
+            ),
+            Action::Delete => transact.delete(
+                Delete::builder()
+                    .table_name(table.name())
+                    .set_key(Some(item::key_item(key, table)))
+                    .condition_expression(condition)
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(values)
+                    .return_values_on_condition_check_failure(old)
+                    .build()
+                    .map_err(built)?,
+            ),
+        }
+        .build())
+    }
 }
 
 /// How a write ended, other than in an error.
@@ -55,7 +178,7 @@ pub(crate) enum Outcome {
 
 /// Sends `write`. Failures other than its guard come back as errors naming the key
 /// ([`Error::OutcomeUnknown`](crate::Error::OutcomeUnknown) where an attempt may have applied).
-pub(crate) async fn send(table: &Table, write: Write<'_>) -> Result<Outcome> {
+pub(crate) async fn send(table: &Table, write: Write) -> Result<Outcome> {
     let Write {
         entity,
         key,
@@ -93,7 +216,7 @@ pub(crate) async fn send(table: &Table, write: Write<'_>) -> Result<Outcome> {
                 table,
                 "PutItem",
                 entity,
-                key,
+                &key,
                 sent,
                 |o| o.attributes,
                 |e| match e {
@@ -129,7 +252,7 @@ pub(crate) async fn send(table: &Table, write: Write<'_>) -> Result<Outcome> {
                 table,
                 "UpdateItem",
                 entity,
-                key,
+                &key,
                 sent,
                 |o| o.attributes,
                 |e| match e {
@@ -164,7 +287,7 @@ pub(crate) async fn send(table: &Table, write: Write<'_>) -> Result<Outcome> {
                 table,
                 "DeleteItem",
                 entity,
-                key,
+                &key,
                 sent,
                 |o| o.attributes,
                 |e| match e {
