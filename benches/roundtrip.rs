@@ -9,7 +9,9 @@
 //! BENCH_OPS=get,update cargo bench --bench roundtrip
 //! ```
 //!
-//! Operations: `create`, `get`, `update`, `audited` (an update of an `#[entity(audit)]` entity:
+//! Operations: `create`, `get`, `retry` (the get through the table's retry policy against the
+//! same get through a table that never retries: what the retry layer costs when nothing fails),
+//! `update`, `audited` (an update of an `#[entity(audit)]` entity:
 //! a consistent read, then the update and its audit record in one transaction, against the same
 //! requests written by hand), and `noise` (the raw create measured against itself: how far from
 //! 1.00 two identical sides land on this machine). All run by default.
@@ -521,8 +523,8 @@ async fn run(local: &DynamoDbLocal, rounds: usize) -> Result<()> {
     }
     let (name, client) = (name.as_str(), &client);
 
-    let ops =
-        std::env::var("BENCH_OPS").unwrap_or_else(|_| "create,get,update,audited,noise".into());
+    let ops = std::env::var("BENCH_OPS")
+        .unwrap_or_else(|_| "create,get,retry,update,audited,noise".into());
     let wanted = |op: &str| ops.split(',').any(|o| o.trim() == op);
     let started = Instant::now();
     let mut results = Vec::new();
@@ -535,6 +537,20 @@ async fn run(local: &DynamoDbLocal, rounds: usize) -> Result<()> {
         let sides = compare!(rounds, |i| ours: Team::get(&table, pool[i % POOL].key()).await?.expect("found"),
             raw: raw_get(client, name, &pool[i % POOL]).await?.expect("found"));
         results.push(("get", sides));
+    }
+    // The retry layer on the fault-free path: the same get through the table's default policy
+    // against a table that never retries (no copy of the request kept for a retry).
+    if wanted("retry") {
+        let once = Table::builder(client.clone(), name)
+            .type_index(singletable_local::TYPE_INDEX)
+            .retry(singletable::RetryPolicy::none())
+            .build();
+        let sides = compare!(rounds, |i| ours: Team::get(&table, pool[i % POOL].key()).await?.expect("found"),
+            raw: Team::get(&once, pool[i % POOL].key()).await?.expect("found"));
+        results.push((
+            "retry layer: get with retries vs get without (not raw)",
+            sides,
+        ));
     }
     if wanted("update") {
         let sides = compare!(rounds, |i| ours: ours_update(&table, &pool[i % POOL], NAMES[i % 2]).await?,
