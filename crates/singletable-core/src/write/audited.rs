@@ -9,14 +9,13 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 use super::condition;
 use super::mark::DeletionMark;
 use super::put::PreparedPut;
 use super::record::{record, AuditAction};
+use super::single::{Action, Write};
 use super::update::Plan;
 use crate::error::{Error, ItemKey, Result};
 use crate::expr::{Condition, Names};
@@ -243,12 +242,25 @@ pub(crate) fn raced(old: Option<&Item>, found: Option<&Item>) -> bool {
     }
 }
 
-fn build_error(
+/// The transaction action of `E`'s write at `key`, made by the plan every write uses.
+fn action_of<E: Schema>(
     table: &Table,
-    entity: &'static str,
-    error: aws_sdk_dynamodb::error::BuildError,
-) -> Error {
-    sdk_error(table, "TransactWriteItems", entity, error)
+    key: ItemKey,
+    action: Action,
+    condition: String,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+) -> Result<Box<TransactWriteItem>> {
+    let write = Write {
+        entity: E::TYPE,
+        key,
+        action,
+        condition,
+        names,
+        values,
+        returns: None,
+    };
+    write.into_transact(table).map(Box::new)
 }
 
 /// Creates the item (at revision 1) where there is none.
@@ -258,16 +270,10 @@ pub(crate) fn create_plan<'t, E: Schema>(
 ) -> impl FnMut(Option<&Item>) -> Result<Step<()>> + Send + 't {
     new.insert(REVISION_ATTRIBUTE.into(), AttributeValue::N("1".into()));
     move |_| {
-        let put = Put::builder()
-            .table_name(table.name())
-            .set_item(Some(new.clone()))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", table.partition_key())
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(|e| build_error(table, E::TYPE, e))?;
+        let key = item::item_key_of(&new, table);
+        let write = Write::create::<E>(table, key, new.clone()).into_transact(table)?;
         Ok(Step::Write {
-            write: Box::new(TransactWriteItem::builder().put(put).build()),
+            write: Box::new(write),
             action: AuditAction::Create,
             after: Some(new.clone()),
             answer: (),
@@ -298,18 +304,16 @@ pub(crate) fn update_plan<'t, E: Schema>(
         let built = plan.render(Some(old))?;
         let after = built.after.unwrap_or_default();
         let answer = item::decode(after.clone(), table)?;
-        let update = Update::builder()
-            .table_name(table.name())
-            .set_key(Some(item::key_item(built.key, table)))
-            .update_expression(built.update)
-            .condition_expression(built.condition)
-            .set_expression_attribute_names(Some(built.names))
-            .set_expression_attribute_values(Some(built.values))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(|e| build_error(table, E::TYPE, e))?;
+        let write = action_of::<E>(
+            table,
+            built.key,
+            Action::Update(built.update),
+            built.condition,
+            built.names,
+            built.values,
+        )?;
         Ok(Step::Write {
-            write: Box::new(TransactWriteItem::builder().update(update).build()),
+            write,
             action: AuditAction::Update,
             after: Some(after),
             answer,
@@ -336,22 +340,22 @@ pub(crate) fn put_plan<'t, E: Schema>(
         let (mut names, mut values) = (prepared.names.clone(), prepared.values.clone());
         let guard = guard(table, old, &mut names, &mut values);
         let condition = format!("{} AND {guard}", prepared.condition);
-        let put = Put::builder()
-            .table_name(table.name())
-            .set_item(Some(new.clone()))
-            .condition_expression(condition)
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values((!values.is_empty()).then_some(values))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(|e| build_error(table, E::TYPE, e))?;
+        let key = prepared.key.clone();
+        let write = action_of::<E>(
+            table,
+            key,
+            Action::Put(new.clone()),
+            condition,
+            names,
+            values,
+        )?;
         let action = if old.is_some() {
             AuditAction::Update
         } else {
             AuditAction::Create
         };
         Ok(Step::Write {
-            write: Box::new(TransactWriteItem::builder().put(put).build()),
+            write,
             action,
             after: Some(new),
             answer: (),
@@ -422,22 +426,21 @@ pub(crate) fn delete_plan<'t, E: Schema>(
             names,
             values,
         } = conditions::<E>(table, old, user.as_ref())?;
-        let delete = Delete::builder()
-            .table_name(table.name())
-            .set_key(Some(item::key_item(key.clone(), table)))
-            .condition_expression(expression)
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(|e| build_error(table, E::TYPE, e))?;
+        let write = action_of::<E>(
+            table,
+            key.clone(),
+            Action::Delete,
+            expression,
+            names,
+            values,
+        )?;
         let action = if purge {
             AuditAction::Purge
         } else {
             AuditAction::Delete
         };
         Ok(Step::Write {
-            write: Box::new(TransactWriteItem::builder().delete(delete).build()),
+            write,
             action,
             after: None,
             answer: Some(item::decode(old.clone(), table)?),
@@ -496,23 +499,21 @@ pub(crate) fn mark_plan<'t, E: Schema>(
             after.remove(item::DELETED_BY_ATTRIBUTE);
             "SET #revision = :next REMOVE #deleted, #deletedby".to_owned()
         };
-        let write = Update::builder()
-            .table_name(table.name())
-            .set_key(Some(item::key_item(key.clone(), table)))
-            .update_expression(update)
-            .condition_expression(expression)
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(|e| build_error(table, E::TYPE, e))?;
+        let write = action_of::<E>(
+            table,
+            key.clone(),
+            Action::Update(update),
+            expression,
+            names,
+            values,
+        )?;
         let action = if deleted {
             AuditAction::Delete
         } else {
             AuditAction::Restore
         };
         Ok(Step::Write {
-            write: Box::new(TransactWriteItem::builder().update(write).build()),
+            write,
             action,
             answer: Some(item::decode(after.clone(), table)?),
             after: Some(after),
