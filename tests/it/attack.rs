@@ -11,7 +11,8 @@
 //! `trash`, `empty_trash`, `query` with `all`/`page`/`stream` and a range, an index query,
 //! `list_all`, `list_by_creation`, `Query::partition` and `Query::index` with raw partition
 //! texts and filters, `audit_trail`, `AuditTrail::by_id`, `BatchWrite`, `BatchGet`,
-//! `Transaction` (queued in one scope and sent in another), and `Backfill`.
+//! `Transaction` (`create`, `check`, and actions queued in one scope and sent in another),
+//! `Backfill`, and a collection's `get`.
 
 use std::sync::{Arc, Mutex};
 
@@ -44,6 +45,40 @@ struct Secret {
     tenant_id: String,
     id: String,
     body: String,
+}
+
+/// A tenant-scoped collection root and its members, for collection reads.
+#[derive(Entity, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[entity(
+    type = "VAULT",
+    pk = "TENANT#<tenant_id>#VAULT#<vault_id>",
+    sk = "#VAULT"
+)]
+struct Vault {
+    #[entity(tenant)]
+    tenant_id: String,
+    #[entity(param = "vault_id")]
+    id: String,
+}
+
+#[derive(Entity, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[entity(
+    type = "ENTRY",
+    pk = "TENANT#<tenant_id>#VAULT#<vault_id>",
+    sk = "ENTRY#<id>"
+)]
+struct VaultEntry {
+    #[entity(tenant)]
+    tenant_id: String,
+    vault_id: String,
+    id: String,
+}
+
+#[derive(Collection, Debug)]
+#[collection(root = Vault)]
+struct VaultWithEntries {
+    vault: Vault,
+    entries: Vec<VaultEntry>,
 }
 
 /// Keeps the body of every request the client sends.
@@ -98,7 +133,9 @@ async fn setup() -> (Table, Wiretap) {
             .type_index("TypeIndex")
             .tenant_type_index("TenantTypeIndex")
             .index("GSI1", "gsi1pk", "gsi1sk")
-            .entity::<Secret>(),
+            .entity::<Secret>()
+            .entity::<Vault>()
+            .entity::<VaultEntry>(),
     )
     .build();
     table.create_table().await.expect("table is created");
@@ -116,6 +153,17 @@ async fn setup() -> (Table, Wiretap) {
             body: "the secret".into(),
         };
         Secret::create(&table, secret).await.unwrap();
+        let vault = Vault {
+            tenant_id: B.into(),
+            id: "1".into(),
+        };
+        vault.put(&table).await.unwrap();
+        let entry = VaultEntry {
+            tenant_id: B.into(),
+            vault_id: "1".into(),
+            id: "e".into(),
+        };
+        entry.put(&table).await.unwrap();
     })
     .await;
     wiretap.clear();
@@ -289,6 +337,20 @@ async fn every_operation(table: &Table, value: &str, b_cursor: &str) {
         let _ = got.unprocessed();
     }
     let _ = Note::backfill(table).run().await;
+    if let Ok(Some(vault)) = VaultWithEntries::get(table, VaultKey { vault_id: value }).await {
+        assert!(
+            vault.entries.iter().all(|e| e.tenant_id != B),
+            "B's entry was read"
+        );
+    }
+    let mut tx = Transaction::new(table);
+    let _ = tx.check::<Note>(key, Note::FIELDS.body.eq("the secret".to_owned()));
+    let _ = tx.create::<Note>(NewNote {
+        id: value.into(),
+        title: "t".into(),
+        body: "x".into(),
+    });
+    let _ = tx.send().await;
 }
 
 #[tokio::test]
@@ -297,8 +359,8 @@ async fn no_operation_from_tenant_a_or_from_no_scope_reaches_tenant_b() {
     let before = b_items(&table).await;
     assert_eq!(
         before.len(),
-        4,
-        "B's two notes, its secret and its audit record"
+        6,
+        "B's two notes, its secret, its audit record, its vault and entry"
     );
     let b_cursor = tenant::scope(B, async {
         let page = Note::query(&table, NotePartition::default())
