@@ -45,10 +45,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 use aws_sdk_dynamodb::Client;
 use singletable::prelude::*;
 use singletable_local::DynamoDbLocal;
-use time::format_description::well_known::Rfc3339;
 
 use common::{
-    cpu_ns, hand_decode, hand_encode, hand_key, now_millis, schedstat_ns, Item, NewTeam, Plan, Team,
+    cpu_ns, hand_decode, hand_encode, hand_key, hand_timestamp, now_millis, schedstat_ns, Item,
+    NewTeam, Plan, Team,
 };
 
 type Result<T, E = Box<dyn StdError + Send + Sync>> = std::result::Result<T, E>;
@@ -103,10 +103,10 @@ pub struct AuditedTeam {
     #[entity(autogen = count)]
     pub member_count: i64,
     #[entity(autogen = timestamp)]
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "singletable::timestamp")]
     pub created_at: time::OffsetDateTime,
     #[entity(autogen(on_update = timestamp))]
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(default, with = "singletable::timestamp::option")]
     pub updated_at: Option<time::OffsetDateTime>,
 }
 
@@ -142,7 +142,7 @@ async fn raw_audited_update(client: &Client, table: &str, team: &Team, name: &st
     let revision = old.get("_revision").and_then(n).unwrap_or(0);
     let count = old.get("memberCount").and_then(n).ok_or("a count")? + 1;
     let now = now_millis();
-    let (updated_at, timestamp) = (now.format(&Rfc3339)?, now.format(&Rfc3339)?);
+    let (updated_at, timestamp) = (hand_timestamp(now), hand_timestamp(now));
     let changed = [
         ("name", AttributeValue::S(name.to_owned())),
         ("memberCount", AttributeValue::N(count.to_string())),
@@ -281,7 +281,7 @@ const UPDATE_EXPRESSION: &str =
     "SET #a0 = :u0, #a1 = if_not_exists(#a1, :zero) + :u1, #a2 = :u2, #a3 = :u3";
 
 async fn raw_update(client: &Client, table: &str, team: &Team, name: &str) -> Result<Team> {
-    let updated_at = now_millis().format(&Rfc3339)?;
+    let updated_at = hand_timestamp(now_millis());
     let output = client
         .update_item()
         .table_name(table)

@@ -40,7 +40,7 @@ fn print_trail(trail: &[AuditRecord]) {
         let changes: Vec<&str> = record.changes.keys().map(String::as_str).collect();
         println!(
             "  revision {} {:<7} by {:<5} request {} changed {changes:?}",
-            record.revision,
+            record.revision.map_or("-".into(), |r| r.to_string()),
             record.action.as_str(),
             record.actor.as_deref().unwrap_or("-"),
             record.request_id.as_deref().unwrap_or("-"),

@@ -32,10 +32,10 @@ struct Organization {
     #[entity(autogen = count)]
     member_count: i64,
     #[entity(autogen = timestamp)]
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "singletable::timestamp")]
     created_at: OffsetDateTime,
     #[entity(autogen(on_update = timestamp))]
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(default, with = "singletable::timestamp::option")]
     updated_at: Option<OffsetDateTime>,
 }
 

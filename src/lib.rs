@@ -61,10 +61,10 @@
 //!     #[entity(autogen = count)]
 //!     pub member_count: i64,
 //!     #[entity(autogen = timestamp)]
-//!     #[serde(with = "time::serde::rfc3339")]
+//!     #[serde(with = "singletable::timestamp")]
 //!     pub created_at: OffsetDateTime,
 //!     #[entity(autogen(on_update = timestamp))]
-//!     #[serde(default, with = "time::serde::rfc3339::option")]
+//!     #[serde(default, with = "singletable::timestamp::option")]
 //!     pub updated_at: Option<OffsetDateTime>,
 //! }
 //!
@@ -774,7 +774,7 @@
 //!     pub user: String,
 //!     pub id: String,
 //!     #[entity(ttl)]
-//!     #[serde(with = "time::serde::rfc3339")]
+//!     #[serde(with = "singletable::timestamp")]
 //!     pub expires_at: OffsetDateTime,
 //! }
 //!

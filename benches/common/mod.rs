@@ -47,10 +47,10 @@ pub struct Team {
     #[entity(autogen = count)]
     pub member_count: i64,
     #[entity(autogen = timestamp)]
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "singletable::timestamp")]
     pub created_at: OffsetDateTime,
     #[entity(autogen(on_update = timestamp))]
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(default, with = "singletable::timestamp::option")]
     pub updated_at: Option<OffsetDateTime>,
 }
 
@@ -144,8 +144,9 @@ fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
+/// A time field as `singletable::timestamp` stores it: the form of `_timestamp`.
 fn rfc3339(at: OffsetDateTime) -> Result<String, &'static str> {
-    at.format(&Rfc3339).map_err(|_| "timestamp does not format")
+    Ok(hand_timestamp(at))
 }
 
 pub fn plan_name(plan: Plan) -> &'static str {

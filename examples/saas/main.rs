@@ -53,7 +53,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             record.timestamp.format(&Rfc3339)?,
             record.action.as_str(),
             record.actor.as_deref().unwrap_or("-"),
-            record.revision,
+            record.revision.map_or("-".into(), |r| r.to_string()),
             changes.join(", ")
         );
     }

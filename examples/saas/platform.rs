@@ -73,10 +73,10 @@ pub struct Organization {
     pub plan: Plan,
     pub max_users: i64,
     #[entity(autogen = timestamp)]
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "singletable::timestamp")]
     pub created_at: OffsetDateTime,
     #[entity(autogen(on_update = timestamp))]
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(default, with = "singletable::timestamp::option")]
     pub updated_at: Option<OffsetDateTime>,
 }
 
@@ -99,10 +99,10 @@ pub struct Team {
     #[entity(autogen = count)]
     pub member_count: i64,
     #[entity(autogen = timestamp)]
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "singletable::timestamp")]
     pub created_at: OffsetDateTime,
     #[entity(autogen(on_update = timestamp))]
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(default, with = "singletable::timestamp::option")]
     pub updated_at: Option<OffsetDateTime>,
 }
 
@@ -126,7 +126,7 @@ pub struct TeamMember {
     pub email: String,
     pub role: Role,
     #[entity(autogen = timestamp)]
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "singletable::timestamp")]
     pub joined_at: OffsetDateTime,
 }
 
@@ -150,10 +150,10 @@ pub struct Project {
     #[entity(autogen = count)]
     pub task_count: i64,
     #[entity(autogen = timestamp)]
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "singletable::timestamp")]
     pub created_at: OffsetDateTime,
     #[entity(autogen(on_update = timestamp))]
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(default, with = "singletable::timestamp::option")]
     pub updated_at: Option<OffsetDateTime>,
 }
 

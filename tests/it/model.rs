@@ -30,10 +30,10 @@ pub struct Organization {
     #[entity(autogen = count)]
     pub member_count: i64,
     #[entity(autogen = timestamp)]
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "singletable::timestamp")]
     pub created_at: OffsetDateTime,
     #[entity(autogen(on_update = timestamp))]
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(default, with = "singletable::timestamp::option")]
     pub updated_at: Option<OffsetDateTime>,
 }
 
@@ -239,7 +239,7 @@ pub struct Session {
     pub user: String,
     pub id: String,
     #[entity(ttl)]
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "singletable::timestamp")]
     pub expires_at: OffsetDateTime,
 }
 

@@ -1,5 +1,7 @@
-//! `backfill`: rewrites the items of an entity written with an older schema, with the runtime's
-//! [`Backfill`](singletable_core::Backfill), showing progress on a terminal.
+//! `backfill` (also `reindex`): brings the items of an entity up to date — its schema, its index
+//! keys, `_tenant_type` — with the runtime's [`Backfill`](singletable_core::Backfill), showing
+//! progress on a terminal. `--dry-run` counts what it would write; `--worker K/N` takes worker
+//! K's share of the segments, so N processes split one run.
 //!
 //! Upgrades are Rust functions of the entity, so the entities a binary can backfill are the
 //! ones it registers: a service builds its own command with
@@ -12,7 +14,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use indicatif::{ProgressBar, ProgressStyle};
-use singletable_core::{BackfillReport, Entity, Progress, Table};
+use singletable_core::{tenant, BackfillReport, Entity, Progress, Table};
 
 use crate::connect::Target;
 use crate::describe::TableFile;
@@ -31,7 +33,7 @@ pub struct BackfillArgs {
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
     /// Parallel scan segments
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub segments: u32,
     /// Writes in flight per segment
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -39,6 +41,35 @@ pub struct BackfillArgs {
     /// Save the position here after every page, and resume from it when it exists
     #[arg(long, value_name = "PATH")]
     pub checkpoint: Option<PathBuf>,
+    /// Read only worker K's share of the segments, of N workers (K from 0 to N-1); run all N
+    /// with the same --segments, each with its own --checkpoint
+    #[arg(long, value_name = "K/N", value_parser = parse_worker)]
+    pub worker: Option<(u32, u32)>,
+    /// Count what would be written (items to upgrade or re-index), writing nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The tenant whose items to process, for a tenant-scoped entity
+    #[arg(long, value_name = "ID", conflicts_with = "all_tenants")]
+    pub tenant: Option<String>,
+    /// Process every tenant's items, for a tenant-scoped entity
+    #[arg(long)]
+    pub all_tenants: bool,
+}
+
+/// Reads `K/N`.
+fn parse_worker(text: &str) -> std::result::Result<(u32, u32), String> {
+    let invalid = || format!("`{text}` is not K/N, such as 3/8 (worker 3 of 8, counted from 0)");
+    let (index, of) = text.split_once('/').ok_or_else(invalid)?;
+    let (index, of): (u32, u32) = (
+        index.trim().parse().map_err(|_| invalid())?,
+        of.trim().parse().map_err(|_| invalid())?,
+    );
+    if of == 0 || index >= of {
+        return Err(format!(
+            "worker {index} of {of}: K counts from 0 and must be below N"
+        ));
+    }
+    Ok((index, of))
 }
 
 /// Runs the backfill of one registered entity type.
@@ -86,7 +117,20 @@ fn backfill_of<'a, E: Entity>(
     if let Some(path) = &args.checkpoint {
         backfill = backfill.checkpoint(path);
     }
-    Box::pin(backfill.run())
+    if let Some((index, of)) = args.worker {
+        backfill = backfill.worker(index, of);
+    }
+    if args.dry_run {
+        backfill = backfill.dry_run();
+    }
+    match (&args.tenant, args.all_tenants) {
+        (Some(tenant), _) => Box::pin(tenant::scope(tenant.as_str(), backfill.run())),
+        (None, true) => Box::pin(tenant::across_tenants(
+            "singletable backfill --all-tenants",
+            backfill.run(),
+        )),
+        (None, false) => Box::pin(backfill.run()),
+    }
 }
 
 /// Backfills `args.entity` on `table`, printing the counts; an error when any item could not
@@ -127,7 +171,7 @@ pub async fn backfill(
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar.enable_steady_tick(Duration::from_millis(120));
-    bar.set_message(format!("backfilling {entity} to schema {schema}"));
+    bar.set_message(format!("bringing {entity} up to date (schema {schema})"));
     let shown = bar.clone();
     let progress = Box::new(move |p: &Progress| shown.set_message(counts(p)));
     let report = run(&table_handle, args, progress).await;
@@ -139,7 +183,11 @@ pub async fn backfill(
             source,
         })
     };
-    let resumed = if report.resumed { " (resumed)" } else { "" };
+    let resumed = match (report.dry_run, report.resumed) {
+        (true, _) => " (dry run: nothing written)",
+        (false, true) => " (resumed)",
+        (false, false) => "",
+    };
     write(
         out,
         format!(
@@ -148,11 +196,11 @@ pub async fn backfill(
         ),
     )?;
     for (key, cause) in &report.failures {
-        write(out, format!("  not upgraded: {key}: {cause}"))?;
+        write(out, format!("  not brought up to date: {key}: {cause}"))?;
     }
     if report.progress.failed > 0 {
         return Err(Error::Invalid(format!(
-            "{} items of `{entity}` could not be upgraded; they keep their old schema",
+            "{} items of `{entity}` could not be brought up to date; they stay as they are",
             report.progress.failed
         )));
     }
@@ -161,7 +209,7 @@ pub async fn backfill(
 
 fn counts(p: &Progress) -> String {
     format!(
-        "scanned {}, upgraded {}, already current {}, failed {} ({} of {} segments done)",
-        p.scanned, p.upgraded, p.current, p.failed, p.segments_done, p.segments
+        "scanned {}, upgraded {}, re-indexed {}, already current {}, failed {} ({} of {} segments done)",
+        p.scanned, p.upgraded, p.reindexed, p.current, p.failed, p.segments_done, p.segments
     )
 }

@@ -6,7 +6,9 @@
 //! singletable inspect [--table NAME] [--file table.toml] [--partition PK] [--limit N]
 //!                     [--format table|json]
 //! singletable backfill --type TYPE [--table NAME] [--file table.toml] [--segments N]
-//!                      [--concurrency N] [--checkpoint PATH]
+//!                      [--concurrency N] [--checkpoint PATH] [--worker K/N] [--dry-run]
+//!                      [--tenant ID | --all-tenants]
+//! singletable reindex ...          (the same command)
 //! ```
 //!
 //! Every command takes `--endpoint URL` (default: `$DYNAMODB_ENDPOINT`, else AWS) and
@@ -26,10 +28,14 @@
 //!   separator into literal and value (`TENANT = t1, ORG = o1`). `--format json` prints one
 //!   document, `{ "TEAM": [ { "pk": …, "sk": …, "keys": {…}, "item": {…} } ] }`, with
 //!   attribute values as plain JSON.
-//! - `backfill` rewrites the items of one entity written with an older schema (see the
-//!   runtime's `Backfill`): a parallel scan, bounded writes, a progress line on a terminal, a
-//!   resumable `--checkpoint`, and the counts at the end. Upgrades are Rust functions, so only
-//!   a binary that registers its entities can run it: [`run_with`] with [`Entities`].
+//! - `backfill`, also called `reindex`, brings the items of one entity up to date (see the
+//!   runtime's `Backfill`): items written with an older schema are upgraded, and items missing
+//!   the keys of a new or changed index or `_tenant_type` are re-indexed. A parallel scan,
+//!   bounded writes, a progress line on a terminal, a resumable `--checkpoint`, and the counts
+//!   at the end. `--dry-run` counts what it would write; `--worker K/N` reads worker K's share
+//!   of the `--segments` (K from 0), so N machines split one run; a tenant-scoped entity needs
+//!   `--tenant ID` or `--all-tenants`. Upgrades are Rust functions, so only a binary that
+//!   registers its entities can run it: [`run_with`] with [`Entities`].
 //!
 //! Errors are printed as one line on standard error, such as
 //! `error: table `Orders` does not exist at http://127.0.0.1:8000`, and the exit code is 1.
@@ -112,7 +118,8 @@ pub enum Command {
     CreateTable(CreateTableArgs),
     /// Print a partition or the whole table, grouped by type, with keys parsed
     Inspect(InspectArgs),
-    /// Rewrite the items of an entity written with an older schema
+    /// Bring the items of an entity up to date: schema, index keys, `_tenant_type`
+    #[command(visible_alias = "reindex")]
     Backfill(BackfillArgs),
 }
 

@@ -551,8 +551,6 @@ async fn backfill_in_the_stock_binary_says_how_to_register_entities() {
 
 #[tokio::test]
 async fn backfill_upgrades_a_registered_entity_and_prints_the_counts() {
-    use clap::Parser;
-
     let (client, table) = fresh_table("clibackfill").await;
     for i in 0..30 {
         let id = format!("{i:02}");
@@ -582,18 +580,10 @@ async fn backfill_upgrades_a_registered_entity_and_prints_the_counts() {
         "3",
     ]
     .map(str::to_owned);
-    let (result, out) = tokio::task::spawn_blocking(move || {
-        let mut out = Vec::new();
-        let entities = singletable_cli::Entities::new().entity::<Profile>();
-        let result =
-            singletable_cli::run_with(singletable_cli::Cli::parse_from(args), &entities, &mut out);
-        (result, String::from_utf8(out).expect("UTF-8 output"))
-    })
-    .await
-    .expect("the command runs");
+    let (result, out) = run_registered(args.to_vec()).await;
     result.expect("the backfill succeeds");
     assert!(
-        out.contains("scanned 30, upgraded 30, already current 0, failed 0"),
+        out.contains("scanned 30, upgraded 30, re-indexed 0, already current 0, failed 0"),
         "{out}"
     );
 
@@ -610,5 +600,110 @@ async fn backfill_upgrades_a_registered_entity_and_prints_the_counts() {
         assert_eq!(item["_schema"], AttributeValue::N("2".into()));
         assert!(!item.contains_key("name"));
         assert_eq!(item["lastName"], s("Lovelace"));
+    }
+}
+
+/// Runs `singletable <args>` with `Profile` registered, returning its result and output.
+async fn run_registered(args: Vec<String>) -> (singletable_cli::Result<()>, String) {
+    use clap::Parser;
+
+    tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        let entities = singletable_cli::Entities::new().entity::<Profile>();
+        let result =
+            singletable_cli::run_with(singletable_cli::Cli::parse_from(args), &entities, &mut out);
+        (result, String::from_utf8(out).expect("UTF-8 output"))
+    })
+    .await
+    .expect("the command runs")
+}
+
+#[tokio::test]
+async fn reindex_counts_in_a_dry_run_and_splits_across_workers() {
+    use clap::Parser;
+
+    let (client, table) = fresh_table("clireindex").await;
+    for i in 0..20 {
+        let id = format!("{i:02}");
+        // Written at the current schema by another writer, without `_timestamp`, so the type
+        // index does not list them.
+        put(
+            &client,
+            &table,
+            &[
+                ("pk", s(&format!("PROFILE#{id}"))),
+                ("sk", s("#PROFILE")),
+                ("_type", s("PROFILE")),
+                ("_schema", AttributeValue::N("2".into())),
+                ("id", s(&id)),
+                ("firstName", s("Ada")),
+                ("lastName", s("Lovelace")),
+            ],
+        )
+        .await;
+    }
+    let endpoint = endpoint();
+    let args = |extra: &[&str]| {
+        let mut args = vec![
+            "singletable",
+            "--endpoint",
+            &endpoint,
+            "reindex",
+            "--type",
+            "PROFILE",
+            "--table",
+            &table,
+            "--segments",
+            "4",
+        ];
+        args.extend_from_slice(extra);
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let scan = || async {
+        let items = client
+            .scan()
+            .table_name(&table)
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap();
+        items
+            .iter()
+            .filter(|i| i.contains_key("_timestamp"))
+            .count()
+    };
+
+    let (result, out) = run_registered(args(&["--dry-run"])).await;
+    result.expect("the dry run succeeds");
+    assert!(out.contains("(dry run: nothing written)"), "{out}");
+    assert!(
+        out.contains("scanned 20, upgraded 0, re-indexed 20"),
+        "{out}"
+    );
+    assert_eq!(scan().await, 0, "a dry run writes nothing");
+
+    let mut reindexed = 0;
+    for worker in ["0/2", "1/2"] {
+        let (result, out) = run_registered(args(&["--worker", worker])).await;
+        result.expect("the worker's share succeeds");
+        assert!(out.contains("of 2 segments done"), "{out}");
+        let count = out
+            .split("re-indexed ")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or_else(|| panic!("a count in {out}"));
+        reindexed += count;
+    }
+    assert_eq!(reindexed, 20, "the two workers share the items");
+    assert_eq!(scan().await, 20);
+
+    for wrong in ["2/2", "1", "a/b", "0/0"] {
+        let parsed = singletable_cli::Cli::try_parse_from(args(&["--worker", wrong]));
+        let error = parsed
+            .expect_err("an invalid worker is refused")
+            .to_string();
+        assert!(error.contains("--worker"), "{error}");
     }
 }

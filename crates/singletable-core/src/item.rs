@@ -73,46 +73,17 @@ pub fn encode<E: Schema>(
         field: "the entity".into(),
         message: e.to_string(),
     })?;
-    for (index, key) in E::INDEXES.iter().zip(entity.index_keys(table.separator())?) {
-        let Some(key) = key else { continue };
-        let (pk, sk) = index_attributes::<E>(table, index.index)?;
-        for (name, value) in [(pk, key.pk), (sk, key.sk)] {
-            if item
-                .insert(name.to_owned(), AttributeValue::S(value))
-                .is_some()
-            {
-                return Err(Error::ReservedAttribute {
-                    entity: E::TYPE,
-                    attribute: name.into(),
-                });
-            }
-        }
-    }
-    if E::EXPIRES {
-        let attribute = ttl_attribute::<E>(table)?;
-        if let Some(at) = entity.expires_at() {
-            if item
-                .insert(attribute.to_owned(), AttributeValue::N(at.to_string()))
-                .is_some()
-            {
-                return Err(Error::ReservedAttribute {
-                    entity: E::TYPE,
-                    attribute: attribute.into(),
-                });
-            }
+    for (name, value) in derived(entity, table)? {
+        let Some(value) = value else { continue };
+        if item.insert(name.to_owned(), value).is_some() {
+            return Err(Error::ReservedAttribute {
+                entity: E::TYPE,
+                attribute: name.into(),
+            });
         }
     }
     let mut timestamp = String::with_capacity(24);
     singletable_keys::write_timestamp(created, &mut timestamp);
-    if let (Some(tenant), Some(_)) = (entity.tenant(), table.tenant_type_index()) {
-        let value = AttributeValue::S(tenant_type::<E>(tenant, table));
-        if item.insert(TENANT_TYPE_ATTRIBUTE.into(), value).is_some() {
-            return Err(Error::ReservedAttribute {
-                entity: E::TYPE,
-                attribute: TENANT_TYPE_ATTRIBUTE.into(),
-            });
-        }
-    }
     let internal = [
         (table.partition_key(), AttributeValue::S(key.pk)),
         (table.sort_key(), AttributeValue::S(key.sk)),
@@ -147,6 +118,41 @@ pub fn encode<E: Schema>(
         });
     }
     Ok(item)
+}
+
+/// The attributes of `entity`'s item that the library derives from its fields, each with the
+/// value it must hold, or `None` where the item must not carry it: the keys of the entity's
+/// indexes (`None`: not in that sparse index), the time-to-live copy (`None`: no expiry), and
+/// `_tenant_type` on a table with a tenant type index. Writes and re-indexing both take them
+/// from here, so an item re-indexed holds what a new write of it would.
+pub(crate) fn derived<'t, E: Schema>(
+    entity: &E,
+    table: &'t Table,
+) -> Result<Vec<(&'t str, Option<AttributeValue>)>> {
+    let mut derived = Vec::new();
+    for (index, key) in E::INDEXES.iter().zip(entity.index_keys(table.separator())?) {
+        let (pk, sk) = index_attributes::<E>(table, index.index)?;
+        let (pk_value, sk_value) = match key {
+            Some(key) => (
+                Some(AttributeValue::S(key.pk)),
+                Some(AttributeValue::S(key.sk)),
+            ),
+            None => (None, None),
+        };
+        derived.push((pk, pk_value));
+        derived.push((sk, sk_value));
+    }
+    if E::EXPIRES {
+        let at = entity
+            .expires_at()
+            .map(|at| AttributeValue::N(at.to_string()));
+        derived.push((ttl_attribute::<E>(table)?, at));
+    }
+    if let (Some(tenant), Some(_)) = (entity.tenant(), table.tenant_type_index()) {
+        let value = AttributeValue::S(tenant_type::<E>(tenant, table));
+        derived.push((TENANT_TYPE_ATTRIBUTE, Some(value)));
+    }
+    Ok(derived)
 }
 
 /// DynamoDB's limit on an item's size, in bytes.

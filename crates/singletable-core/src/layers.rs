@@ -9,6 +9,7 @@ pub(crate) const LAYERS: &[(&str, u8)] = &[
     ("cursor", 1),
     ("retry", 1),
     ("autogen", 1),
+    ("timestamp", 1),
     ("table", 2),
     ("schema", 2),
     ("item", 3),

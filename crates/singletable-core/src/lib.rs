@@ -9,7 +9,8 @@
 //!
 //! Each module imports only from its own layer or below (a test reads the `use` lines):
 //!
-//! 1. leaf types: `error`, `codec` (the stored item), `expr`, `cursor`, `retry`, `autogen`;
+//! 1. leaf types: `error`, `codec` (the stored item), `expr`, `cursor`, `retry`, `autogen`,
+//!    `timestamp`;
 //! 2. the table and the description of an entity: `table`, `schema`;
 //! 3. keys, items and tenancy of an entity: `key`, `item`, `tenant`, `later`;
 //! 4. the request layer, through which every request is sent: `request`;
@@ -25,6 +26,7 @@ mod cursor;
 mod error;
 mod expr;
 mod retry;
+pub mod timestamp;
 // 2
 mod schema;
 mod table;

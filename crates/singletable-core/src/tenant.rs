@@ -13,6 +13,11 @@
 //! ([`TableBuilder::tenant_resolver`](crate::TableBuilder::tenant_resolver)) are asked in order;
 //! a deployment that serves one tenant can resolve it from its configuration.
 //!
+//! Work over every tenant (a backfill or re-index of a tenant-scoped entity) runs in
+//! [`across_tenants`], a scope that names why it crosses tenants and is logged. It is the only
+//! way to work on more than one tenant's items; every operation that works on one tenant's
+//! items still fails with [`Error::MissingTenant`] in it.
+//!
 //! ```no_run
 //! # async fn handler() {}
 //! # async fn run() {
@@ -24,8 +29,9 @@
 //! ```
 
 use std::future::Future;
+use std::sync::Arc;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ItemKey, Result};
 use singletable_keys::Template;
 
 use crate::schema::Schema;
@@ -33,12 +39,42 @@ use crate::table::Table;
 pub use crate::table::TenantId;
 
 tokio::task_local! {
-    static TENANT: TenantId;
+    static SCOPE: Scope;
+}
+
+/// What the current task works for.
+#[derive(Clone, Debug)]
+enum Scope {
+    /// One tenant's items.
+    Tenant(TenantId),
+    /// The items of every tenant, for the reason given.
+    AllTenants(Arc<str>),
 }
 
 /// Runs `future` for `tenant`. Scopes nest: the innermost one wins.
 pub async fn scope<F: Future>(tenant: impl Into<TenantId>, future: F) -> F::Output {
-    TENANT.scope(tenant.into(), future).await
+    SCOPE.scope(Scope::Tenant(tenant.into()), future).await
+}
+
+/// Runs `future` across every tenant, for `reason` (logged, with tracing, when the scope opens).
+///
+/// In it, the operations that are built to go over a whole table — [`Backfill`](crate::Backfill)
+/// of a tenant-scoped entity — read and write every tenant's items, each item in its own
+/// tenant's scope; every other operation on a tenant-scoped entity fails with
+/// [`Error::MissingTenant`], as outside any scope. A [`scope`] inside it works for one tenant
+/// again.
+///
+/// ```no_run
+/// # use singletable_core::{tenant, Backfill, Result, Schema, Table};
+/// # async fn run<Member: Schema>(table: &Table) -> Result<()> {
+/// let reason = "re-index members after adding ByEmail";
+/// let report = tenant::across_tenants(reason, Backfill::<Member>::new(table).run()).await?;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn across_tenants<F: Future>(reason: &str, future: F) -> F::Output {
+    tracing::info!(reason, "working across tenants");
+    SCOPE.scope(Scope::AllTenants(reason.into()), future).await
 }
 
 /// Runs `future` for `tenant` on behalf of an operator or a background job that works across
@@ -53,9 +89,31 @@ pub async fn as_tenant<F: Future>(
     scope(tenant, future).await
 }
 
-/// The tenant of the current task, if it runs in a scope.
+/// The tenant of the current task, if it runs in one tenant's scope.
 pub fn current() -> Option<TenantId> {
-    TENANT.try_with(TenantId::clone).ok()
+    match SCOPE.try_with(Scope::clone).ok()? {
+        Scope::Tenant(tenant) => Some(tenant),
+        Scope::AllTenants(_) => None,
+    }
+}
+
+/// Why the current task works across tenants, if it runs in [`across_tenants`].
+pub(crate) fn crossing() -> Option<Arc<str>> {
+    match SCOPE.try_with(Scope::clone).ok()? {
+        Scope::AllTenants(reason) => Some(reason),
+        Scope::Tenant(_) => None,
+    }
+}
+
+/// The one tenant an operation works for: the scope's, else (outside every scope) the first the
+/// table's resolvers find. Across tenants there is none: that scope is explicit, so no resolver
+/// turns it back into one tenant.
+pub(crate) fn resolved(table: &Table) -> Option<TenantId> {
+    match SCOPE.try_with(Scope::clone) {
+        Ok(Scope::Tenant(tenant)) => Some(tenant),
+        Ok(Scope::AllTenants(_)) => None,
+        Err(_) => table.resolve_tenant(),
+    }
 }
 
 /// Refuses, before any request, an operation on an entity that is not tenant-scoped when
@@ -79,19 +137,21 @@ pub(crate) fn admit<E: Schema>(table: &Table) -> Result<()> {
 /// control character) here, once for every path, so that a crafted scope cannot reach into
 /// another tenant's key space wherever the tenant is used: keys, filters, listings, scans.
 pub(crate) fn required<E: Schema>(table: &Table) -> Result<TenantId> {
-    let tenant = current()
-        .or_else(|| table.resolve_tenant())
-        .ok_or(Error::MissingTenant { entity: E::TYPE })?;
-    singletable_keys::check_value(tenant.as_str(), table.separator()).map_err(|error| {
-        Error::InvalidKey {
-            entity: E::TYPE,
-            source: singletable_keys::KeyError::Value {
-                param: E::TENANT_PARAM.unwrap_or("tenant").into(),
-                error,
-            },
-        }
-    })?;
+    let tenant = resolved(table).ok_or(Error::MissingTenant { entity: E::TYPE })?;
+    check::<E>(tenant.as_str(), table)?;
     Ok(tenant)
+}
+
+/// Refuses a tenant id of `E` that is not a valid key value (empty, with the separator, with a
+/// control character), which could otherwise reach into another tenant's key space.
+fn check<E: Schema>(tenant: &str, table: &Table) -> Result<()> {
+    singletable_keys::check_value(tenant, table.separator()).map_err(|error| Error::InvalidKey {
+        entity: E::TYPE,
+        source: singletable_keys::KeyError::Value {
+            param: E::TENANT_PARAM.unwrap_or("tenant").into(),
+            error,
+        },
+    })
 }
 
 /// Refuses, before any request, a partition key of a tenant-scoped `E` (rendered from
@@ -107,14 +167,7 @@ pub(crate) fn check_partition<E: Schema>(
         return Ok(());
     };
     let tenant = required::<E>(table)?;
-    let values = template.parse_key(partition, table.separator()).ok();
-    let found = values.and_then(|values| {
-        template
-            .params()
-            .zip(values)
-            .find_map(|(name, value)| (name == param).then_some(value))
-    });
-    match found {
+    match param_value(template, partition, param, table.separator()) {
         Some(found) if found == tenant.as_str() => Ok(()),
         Some(found) => Err(Error::TenantMismatch {
             entity: E::TYPE,
@@ -128,6 +181,38 @@ pub(crate) fn check_partition<E: Schema>(
             ),
         }),
     }
+}
+
+/// The value of `param` in `key`, a key rendered from `template`.
+fn param_value<'k>(
+    template: &Template<'_>,
+    key: &'k str,
+    param: &str,
+    separator: char,
+) -> Option<&'k str> {
+    let values = template.parse_key(key, separator).ok()?;
+    template
+        .params()
+        .zip(values)
+        .find_map(|(name, value)| (name == param).then_some(value))
+}
+
+/// The tenant whose key space holds `key`, an item key of the tenant-scoped `E`: the value of
+/// its tenant placeholder, checked like every tenant.
+pub(crate) fn of_key<E: Schema>(key: &ItemKey, table: &Table) -> Result<TenantId> {
+    let param = E::TENANT_PARAM.ok_or(Error::MissingTenant { entity: E::TYPE })?;
+    let separator = table.separator();
+    let found = [(E::PARTITION_KEY, &key.pk), (E::SORT_KEY, &key.sk)]
+        .into_iter()
+        .find_map(|(template, text)| param_value(template, text, param, separator));
+    let Some(tenant) = found else {
+        return Err(Error::InvalidRequest {
+            entity: E::TYPE,
+            reason: format!("the key {key} is not one of the entity's keys"),
+        });
+    };
+    check::<E>(tenant, table)?;
+    Ok(TenantId::new(tenant))
 }
 
 /// Refuses an entity of a tenant other than the current one.
@@ -180,7 +265,7 @@ impl Binding {
         let Some(bound) = &self.0 else {
             return Ok(());
         };
-        match current().or_else(|| table.resolve_tenant()) {
+        match resolved(table) {
             Some(now) if now == *bound => Ok(()),
             Some(now) => Err(Error::TenantMismatch {
                 entity,
@@ -198,9 +283,9 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    match current() {
-        Some(tenant) => tokio::spawn(TENANT.scope(tenant, future)),
-        None => tokio::spawn(future),
+    match SCOPE.try_with(Scope::clone) {
+        Ok(scope) => tokio::spawn(SCOPE.scope(scope, future)),
+        Err(_) => tokio::spawn(future),
     }
 }
 
@@ -222,5 +307,13 @@ mod tests {
         })
         .await;
         assert_eq!(current(), None);
+        across_tenants("test", async {
+            assert_eq!(current(), None, "across tenants there is no one tenant");
+            assert_eq!(crossing().as_deref(), Some("test"));
+            let inherited = spawn(async { crossing() }).await.unwrap();
+            assert_eq!(inherited.as_deref(), Some("test"));
+            scope("a", async { assert_eq!(crossing(), None) }).await;
+        })
+        .await;
     }
 }

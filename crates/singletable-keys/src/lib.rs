@@ -35,7 +35,7 @@ mod template;
 pub use overlap::keys_may_collide;
 #[cfg(feature = "time")]
 pub use part::write_timestamp;
-pub use part::{check_value, FromKeyPart, KeyPart, ValueError};
+pub use part::{check_value, EqHash, FromKeyPart, KeyPart, ValueError};
 pub use range::{prefix_between, prefix_upper_bound};
 pub use template::{KeyError, ParseKeyError, Segment, Template, TemplateError};
 

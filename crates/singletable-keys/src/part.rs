@@ -60,15 +60,45 @@ pub fn check_value(value: &str, separator: char) -> Result<(), ValueError> {
 /// Implemented for strings, integers, `bool`, `uuid::Uuid` and `time::OffsetDateTime`. Implement
 /// it for your own types (a unit enum, a newtype id) by writing the text that goes into the key;
 /// the runtime checks what you wrote with [`check_value`].
+///
+/// A key part must also implement `Debug`, `Eq` and `Hash`: `#[derive(Entity)]` generates key
+/// structs (`UserKey<'k> { id: &'k UserId }`) that derive them, so that keys can be compared,
+/// printed and kept in sets and maps. The bound [`EqHash`] stands for `Eq + Hash`, which cannot
+/// be supertraits of a trait used as `dyn KeyPart`; an `impl KeyPart` for a type without them
+/// is refused where it is written.
+///
+/// ```
+/// use singletable_keys::KeyPart;
+///
+/// #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// pub struct UserId(String);
+///
+/// impl KeyPart for UserId {
+///     fn write_key_part(&self, out: &mut String) {
+///         out.push_str(&self.0)
+///     }
+/// }
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be part of a DynamoDB key",
     label = "used in a key template",
-    note = "key parts are strings, integers, bools, `Uuid`, `OffsetDateTime` or types that implement `singletable::KeyPart`"
+    note = "key parts are strings, integers, bools, `Uuid`, `OffsetDateTime` or types that implement `singletable::KeyPart` (and `Debug`, `Eq` and `Hash`)"
 )]
-pub trait KeyPart {
+pub trait KeyPart: fmt::Debug + EqHash {
     /// Appends the text of this value to a key being rendered.
     fn write_key_part(&self, out: &mut String);
 }
+
+/// `Eq + Hash`, required of every [`KeyPart`]. Implemented for every type that has both; there
+/// is nothing to implement.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` implements `KeyPart`, so it must also implement `Eq` and `Hash`",
+    label = "`{Self}` needs `#[derive(PartialEq, Eq, Hash)]`",
+    note = "the key structs of an entity derive `Eq` and `Hash` over their key parts"
+)]
+pub trait EqHash {}
+
+impl<T: Eq + std::hash::Hash + ?Sized> EqHash for T {}
 
 /// A key part that can be read back from the text [`KeyPart`] wrote.
 pub trait FromKeyPart: Sized {
@@ -76,7 +106,7 @@ pub trait FromKeyPart: Sized {
     fn from_key_part(text: &str) -> Option<Self>;
 }
 
-impl<T: KeyPart + ?Sized> KeyPart for &T {
+impl<T: KeyPart + Eq + std::hash::Hash + ?Sized> KeyPart for &T {
     fn write_key_part(&self, out: &mut String) {
         (**self).write_key_part(out)
     }
@@ -140,9 +170,14 @@ const TIMESTAMP: &[time::format_description::BorrowedFormatItem<'static>] = time
 
 /// Writes an instant as ISO-8601 UTC with milliseconds (`2026-11-24T04:56:06.559Z`), the format
 /// of `_timestamp` and of timestamps in keys: it sorts as text in time order.
+///
+/// Only years 0000 to 9999 have this form. Other years are written as `time` formats them, and
+/// an instant whose UTC date `time` cannot hold (`9999-12-31T23:00-05:00`) writes nothing.
 #[cfg(feature = "time")]
 pub fn write_timestamp(at: time::OffsetDateTime, out: &mut String) {
-    let utc = at.to_offset(time::UtcOffset::UTC);
+    let Some(utc) = at.checked_to_offset(time::UtcOffset::UTC) else {
+        return;
+    };
     let year = utc.year();
     if !(0..=9999).contains(&year) {
         // Outside four-digit years the text no longer sorts; time's formatter says what it can.
@@ -241,6 +276,13 @@ mod tests {
             let utc = at.to_offset(time::UtcOffset::UTC);
             assert_eq!(ours, utc.format(TIMESTAMP).unwrap());
         }
+    }
+
+    #[test]
+    fn timestamps_past_the_utc_range_write_nothing() {
+        let mut out = String::new();
+        write_timestamp(time::macros::datetime!(9999-12-31 23:00 -05:00), &mut out);
+        assert_eq!(out, "");
     }
 
     #[test]

@@ -407,6 +407,10 @@ pub struct Injected {
     pub requests: u64,
     /// Requests forwarded unchanged whose answer was returned unchanged.
     pub forwarded: u64,
+    /// Requests (whole, or the part of a partial batch) that reached the upstream and were
+    /// answered by it, whatever the proxy then did with the answer, and whether or not the
+    /// client still waited for it: what DynamoDB Local received.
+    pub upstream: u64,
     /// Requests answered with a throttling error.
     pub throttles: u64,
     /// Requests answered with `500 InternalServerError`.
@@ -888,7 +892,11 @@ async fn reset_connection(abort: &Abort) -> Response<ProxyBody> {
     std::future::pending().await
 }
 
-async fn handle(shared: &Shared, abort: &Abort, request: Request<Incoming>) -> Response<ProxyBody> {
+async fn handle(
+    shared: &Arc<Shared>,
+    abort: &Abort,
+    request: Request<Incoming>,
+) -> Response<ProxyBody> {
     let (parts, body) = request.into_parts();
     let operation = operation_of(&parts.headers);
     shared.record(&operation, |counts| counts.requests += 1);
@@ -916,16 +924,18 @@ async fn handle(shared: &Shared, abort: &Abort, request: Request<Incoming>) -> R
 
     match (plan.fault, batch) {
         // `decide` only picks a partial batch for a batch.
-        (None, _) | (Some(Fault::PartialBatch), None) => match shared.send(&parts, body).await {
-            Ok(response) => {
-                shared.record(&operation, |counts| counts.forwarded += 1);
-                relay(response)
+        (None, _) | (Some(Fault::PartialBatch), None) => {
+            match shared.send(&operation, &parts, body).await {
+                Ok(response) => {
+                    shared.record(&operation, |counts| counts.forwarded += 1);
+                    relay(response)
+                }
+                Err(message) => {
+                    shared.record(&operation, |counts| counts.proxy_errors += 1);
+                    proxy_error(shared, StatusCode::BAD_GATEWAY, &message)
+                }
             }
-            Err(message) => {
-                shared.record(&operation, |counts| counts.proxy_errors += 1);
-                proxy_error(shared, StatusCode::BAD_GATEWAY, &message)
-            }
-        },
+        }
         (Some(Fault::Throttle), _) => {
             shared.record(&operation, |counts| counts.count(Fault::Throttle));
             let (error_type, message) = shared.faults.throttle_error.type_and_message();
@@ -944,7 +954,7 @@ async fn handle(shared: &Shared, abort: &Abort, request: Request<Incoming>) -> R
             shared.record(&operation, |counts| counts.count(Fault::Reset));
             reset_connection(abort).await
         }
-        (Some(Fault::LostReply), _) => match shared.send(&parts, body).await {
+        (Some(Fault::LostReply), _) => match shared.send(&operation, &parts, body).await {
             Ok(response) => {
                 // The whole answer is read so the upstream has surely applied
                 // the request, and its connection can be reused.
@@ -1005,7 +1015,17 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 
 impl Shared {
     /// Sends a request with the given head and body to the upstream.
-    async fn send(&self, parts: &Parts, body: Bytes) -> Result<Response<Incoming>, String> {
+    ///
+    /// The exchange runs as a task of its own, so a client that goes away mid-request does not
+    /// cut it short: a request the proxy began to forward reaches the upstream whole and is
+    /// counted in [`Injected::upstream`], as a request sent to DynamoDB is applied whether or
+    /// not its sender still waits for the answer.
+    async fn send(
+        self: &Arc<Self>,
+        operation: &str,
+        parts: &Parts,
+        body: Bytes,
+    ) -> Result<Response<Incoming>, String> {
         let path = parts
             .uri
             .path_and_query()
@@ -1013,25 +1033,37 @@ impl Shared {
         let uri: Uri = format!("{}{path}", self.upstream)
             .parse()
             .map_err(|error| format!("invalid request path {path:?}: {error}"))?;
-        let mut request = Request::new(Full::new(body.clone()));
+        let length = body.len();
+        let mut request = Request::new(Full::new(body));
         *request.method_mut() = parts.method.clone();
         *request.uri_mut() = uri;
         let headers = request.headers_mut();
         headers.clone_from(&parts.headers);
         strip_hop_by_hop(headers);
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-        match tokio::time::timeout(UPSTREAM_TIMEOUT, self.client.request(request)).await {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(error)) => Err(format!(
-                "the upstream {} failed: {}",
-                self.upstream,
-                error_chain(&error)
-            )),
-            Err(_) => Err(format!(
-                "the upstream {} did not answer within {UPSTREAM_TIMEOUT:?}",
-                self.upstream
-            )),
-        }
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        let shared = Arc::clone(self);
+        let operation = operation.to_owned();
+        let exchange = tokio::spawn(async move {
+            let answer = tokio::time::timeout(UPSTREAM_TIMEOUT, shared.client.request(request));
+            match answer.await {
+                Ok(Ok(response)) => {
+                    shared.record(&operation, |counts| counts.upstream += 1);
+                    Ok(response)
+                }
+                Ok(Err(error)) => Err(format!(
+                    "the upstream {} failed: {}",
+                    shared.upstream,
+                    error_chain(&error)
+                )),
+                Err(_) => Err(format!(
+                    "the upstream {} did not answer within {UPSTREAM_TIMEOUT:?}",
+                    shared.upstream
+                )),
+            }
+        });
+        exchange
+            .await
+            .map_err(|error| format!("the exchange with the upstream stopped: {error}"))?
     }
 }
 
@@ -1252,7 +1284,7 @@ fn merge_unprocessed(
 }
 
 async fn partial_batch(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     operation: &str,
     mut parts: Parts,
     batch: Batch,
@@ -1274,7 +1306,7 @@ async fn partial_batch(
     parts.headers.remove("x-amz-content-sha256");
     // The answer must be plain JSON to be rewritten.
     parts.headers.remove(header::ACCEPT_ENCODING);
-    let response = match shared.send(&parts, Bytes::from(forward)).await {
+    let response = match shared.send(operation, &parts, Bytes::from(forward)).await {
         Ok(response) => response,
         Err(message) => {
             shared.record(operation, |counts| counts.proxy_errors += 1);

@@ -13,7 +13,9 @@
 //! Records live in a partition of their own per entity, like dynamodb-provider's audit log:
 //! `TENANT#<tenant>#<TYPE>#<id>` (or `<TYPE>#<id>` for an entity without tenant), sort key
 //! `AUDIT#<timestamp>#<revision>`, where `<id>` is the entity's key values other than the
-//! tenant. [`AuditTrail`] lists them newest first.
+//! tenant. [`AuditTrail`] lists them newest first, together with the entries another writer
+//! stored in that layout (dynamodb-provider's `AUDIT_LOG` entity of the seed, sort key
+//! `AUDIT#<timestamp>`), which read with no revision and no entity key.
 
 use std::collections::BTreeMap;
 
@@ -44,11 +46,12 @@ pub struct AuditRecord {
     pub entity_type: String,
     /// The entity's key values other than the tenant, joined by the separator.
     pub entity_id: String,
-    /// The key of the entity's item.
-    pub entity_key: ItemKey,
+    /// The key of the entity's item; `None` for a record another writer stored (the seed's
+    /// dynamodb-provider `AuditLog` has no `entityKey`).
+    pub entity_key: Option<ItemKey>,
     /// What the write did.
     pub action: AuditAction,
-    /// Who made it, as the audit context told.
+    /// Who made it (`userId`), as the audit context told.
     pub actor: Option<String>,
     /// The request it belongs to, as the audit context told.
     pub request_id: Option<String>,
@@ -56,8 +59,9 @@ pub struct AuditRecord {
     pub changes: BTreeMap<String, Change>,
     /// When the write was made.
     pub timestamp: OffsetDateTime,
-    /// The item's revision after the write (1 for its first).
-    pub revision: u64,
+    /// The item's revision after the write (1 for its first); `None` for a record another
+    /// writer stored (the seed's dynamodb-provider `AuditLog` has no `revision`).
+    pub revision: Option<u64>,
 }
 
 /// Lists an entity's audit records, newest first.
@@ -101,7 +105,7 @@ impl<'t> AuditTrail<'t> {
     pub fn by_id(table: &'t Table, entity_type: &str, entity_id: &str) -> Self {
         let (entity_type, entity_id) = (entity_type.to_owned(), entity_id.to_owned());
         let pk = Later::new(move |table| {
-            let tenant = crate::tenant::current().or_else(|| table.resolve_tenant());
+            let tenant = crate::tenant::resolved(table);
             let invalid = |reason: &str| Error::InvalidRequest {
                 entity: AUDIT_TYPE,
                 reason: format!("audit trail of `{entity_type}`: {reason}"),
@@ -216,7 +220,12 @@ async fn fetch(
     Ok((records, output.last_evaluated_key))
 }
 
-/// Reads an audit record from its stored form.
+/// Reads an audit record from its stored form: singletable's own, or one another writer stored
+/// in the same layout (dynamodb-provider's `AUDIT_LOG` entity of the seed), which has no
+/// `revision` or `entityKey` and may have no `changes`. Attributes this record does not read
+/// (such as the seed's `username`, `_timestamp` or the time-to-live attribute) are ignored; an
+/// attribute that is absent or `NULL` where it is optional reads as absent, and one that is
+/// present with a value of the wrong kind fails with [`Error::Decode`] naming it.
 fn decode(mut item: Item, table: &Table) -> Result<AuditRecord> {
     let key = item::item_key_of(&item, table);
     let invalid = |field: &str, message: &str| Error::Decode {
@@ -225,21 +234,31 @@ fn decode(mut item: Item, table: &Table) -> Result<AuditRecord> {
         field: field.into(),
         message: message.into(),
     };
-    let mut text = |name: &str| match item.remove(name) {
-        Some(AttributeValue::S(s)) => Some(s),
-        _ => None,
+    // An optional attribute: `None` when it is absent or NULL.
+    let mut take = |name: &str| match item.remove(name) {
+        None | Some(AttributeValue::Null(_)) => None,
+        Some(value) => Some(value),
     };
-    let required = |value: Option<String>, name: &str| {
-        value.ok_or_else(|| invalid(name, "missing, or not a string"))
+    let mut text = |name: &str| match take(name) {
+        None => Ok(None),
+        Some(AttributeValue::S(s)) => Ok(Some(s)),
+        Some(_) => Err(invalid(name, "not a string")),
     };
-    let id = required(text("id"), "id")?;
-    let tenant_id = text("tenantId");
-    let entity_type = required(text("entityType"), "entityType")?;
-    let entity_id = required(text("entityId"), "entityId")?;
-    let action_text = required(text("action"), "action")?;
-    let actor = text("userId");
-    let request_id = text("requestId");
-    let timestamp_text = required(text("timestamp"), "timestamp")?;
+    let id = text("id")?;
+    let tenant_id = text("tenantId")?;
+    let entity_type = text("entityType")?;
+    let entity_id = text("entityId")?;
+    let action_text = text("action")?;
+    let actor = text("userId")?;
+    let request_id = text("requestId")?;
+    let timestamp_text = text("timestamp")?;
+    let required =
+        |value: Option<String>, name: &str| value.ok_or_else(|| invalid(name, "missing"));
+    let id = required(id, "id")?;
+    let entity_type = required(entity_type, "entityType")?;
+    let entity_id = required(entity_id, "entityId")?;
+    let action_text = required(action_text, "action")?;
+    let timestamp_text = required(timestamp_text, "timestamp")?;
     let action = AuditAction::parse(&action_text)
         .ok_or_else(|| invalid("action", &format!("unknown action `{action_text}`")))?;
     let timestamp = OffsetDateTime::parse(
@@ -247,25 +266,30 @@ fn decode(mut item: Item, table: &Table) -> Result<AuditRecord> {
         &time::format_description::well_known::Rfc3339,
     )
     .map_err(|e| invalid("timestamp", &e.to_string()))?;
-    let revision = item
-        .get("revision")
-        .and_then(|v| v.as_n().ok())
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| invalid("revision", "missing, or not a number"))?;
-    let entity_key = match item.remove("entityKey") {
+    let revision = match take("revision") {
+        None => None,
+        Some(AttributeValue::N(n)) => Some(
+            n.parse()
+                .map_err(|_| invalid("revision", &format!("`{n}` is not a revision number")))?,
+        ),
+        Some(_) => return Err(invalid("revision", "not a number")),
+    };
+    let entity_key = match take("entityKey") {
+        None => None,
         Some(AttributeValue::M(mut map)) => {
             let mut part = |name: &str| match map.remove(name) {
                 Some(AttributeValue::S(s)) => Ok(s),
-                _ => Err(invalid("entityKey", "missing pk or sk")),
+                _ => Err(invalid("entityKey", &format!("no string `{name}`"))),
             };
-            ItemKey {
+            Some(ItemKey {
                 pk: part("pk")?,
                 sk: part("sk")?,
-            }
+            })
         }
-        _ => return Err(invalid("entityKey", "missing, or not a map")),
+        Some(_) => return Err(invalid("entityKey", "not a map")),
     };
-    let changes = match item.remove("changes") {
+    let changes = match take("changes") {
+        None => BTreeMap::new(),
         Some(AttributeValue::M(changes)) => changes
             .into_iter()
             .map(|(name, pair)| match pair {
@@ -279,7 +303,7 @@ fn decode(mut item: Item, table: &Table) -> Result<AuditRecord> {
                 _ => Err(invalid("changes", &format!("`{name}` is not a map"))),
             })
             .collect::<Result<_>>()?,
-        _ => BTreeMap::new(),
+        Some(_) => return Err(invalid("changes", "not a map")),
     };
     Ok(AuditRecord {
         id,
@@ -294,4 +318,158 @@ fn decode(mut item: Item, table: &Table) -> Result<AuditRecord> {
         timestamp,
         revision,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use aws_sdk_dynamodb::types::AttributeValue::{Null, M, N, S};
+
+    use super::*;
+
+    fn table() -> Table {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .build();
+        Table::builder(aws_sdk_dynamodb::Client::from_conf(config), "audit").build()
+    }
+
+    fn s(text: &str) -> AttributeValue {
+        S(text.to_owned())
+    }
+
+    fn map<const LEN: usize>(entries: [(&str, AttributeValue); LEN]) -> AttributeValue {
+        M(entries.map(|(k, v)| (k.to_owned(), v)).into())
+    }
+
+    /// An entry as dynamodb-provider 3.1.3 stores the seed's `AuditLog`: no `revision`, no
+    /// `entityKey`, a `username`, and `_type`/`_timestamp` from its type index.
+    fn seed_entry() -> Item {
+        HashMap::from(
+            [
+                ("pk", s("TENANT#t1#ORGANIZATION#org-1")),
+                ("sk", s("AUDIT#2026-11-24T04:56:06.559Z")),
+                ("_type", s("AUDIT_LOG")),
+                ("_timestamp", s("2026-11-24T04:56:06.561Z")),
+                ("id", s("5b0c7a9e-4f4e-4c1a-9d55-3c2b1f0e8a77")),
+                ("tenantId", s("t1")),
+                ("entityType", s("ORGANIZATION")),
+                ("entityId", s("org-1")),
+                ("action", s("update")),
+                ("userId", s("current-user-id")),
+                ("username", s("john")),
+                (
+                    "changes",
+                    map([
+                        ("plan", map([("old", s("free")), ("new", s("pro"))])),
+                        (
+                            "maxUsers",
+                            map([("old", N("5".into())), ("new", N("50".into()))]),
+                        ),
+                    ]),
+                ),
+                ("timestamp", s("2026-11-24T04:56:06.559Z")),
+                ("requestId", s("req-1795236966559-k3j9x2m1q")),
+            ]
+            .map(|(k, v)| (k.to_owned(), v)),
+        )
+    }
+
+    #[test]
+    fn a_seed_entry_reads_without_revision_or_entity_key() {
+        let record = decode(seed_entry(), &table()).unwrap();
+        let change = |old: AttributeValue, new: AttributeValue| Change {
+            old: Some(old),
+            new: Some(new),
+        };
+        assert_eq!(
+            record,
+            AuditRecord {
+                id: "5b0c7a9e-4f4e-4c1a-9d55-3c2b1f0e8a77".into(),
+                tenant_id: Some("t1".into()),
+                entity_type: "ORGANIZATION".into(),
+                entity_id: "org-1".into(),
+                entity_key: None,
+                action: AuditAction::Update,
+                actor: Some("current-user-id".into()),
+                request_id: Some("req-1795236966559-k3j9x2m1q".into()),
+                changes: BTreeMap::from([
+                    ("maxUsers".into(), change(N("5".into()), N("50".into()))),
+                    ("plan".into(), change(s("free"), s("pro"))),
+                ]),
+                timestamp: time::macros::datetime!(2026-11-24 04:56:06.559 UTC),
+                revision: None,
+            }
+        );
+    }
+
+    #[test]
+    fn absent_or_null_optional_attributes_read_as_absent() {
+        let mut entry = seed_entry();
+        entry.remove("changes");
+        entry.remove("requestId");
+        entry.insert("userId".into(), Null(true));
+        entry.insert("revision".into(), Null(true));
+        let record = decode(entry, &table()).unwrap();
+        assert!(record.changes.is_empty());
+        assert_eq!((record.actor, record.request_id), (None, None));
+        assert_eq!((record.revision, record.entity_key), (None, None));
+    }
+
+    #[test]
+    fn singletable_entries_carry_revision_and_entity_key() {
+        let mut entry = seed_entry();
+        entry.insert("revision".into(), N("7".into()));
+        let key = map([("pk", s("TENANT#t1#ORG#org-1")), ("sk", s("#METADATA"))]);
+        entry.insert("entityKey".into(), key);
+        let record = decode(entry, &table()).unwrap();
+        assert_eq!(record.revision, Some(7));
+        assert_eq!(
+            record.entity_key,
+            Some(ItemKey {
+                pk: "TENANT#t1#ORG#org-1".into(),
+                sk: "#METADATA".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn a_malformed_value_fails_naming_its_attribute() {
+        let cases = [
+            ("id", None),
+            ("entityType", None),
+            ("entityId", Some(N("1".into()))),
+            ("action", Some(s("archive"))),
+            ("timestamp", Some(s("yesterday"))),
+            ("timestamp", None),
+            ("userId", Some(N("1".into()))),
+            ("tenantId", Some(map([]))),
+            ("requestId", Some(AttributeValue::Bool(true))),
+            ("revision", Some(s("1"))),
+            ("revision", Some(N("-1".into()))),
+            ("revision", Some(N("1.5".into()))),
+            ("entityKey", Some(s("TENANT#t1#ORG#org-1"))),
+            ("entityKey", Some(map([("pk", s("TENANT#t1#ORG#org-1"))]))),
+            ("changes", Some(s("plan"))),
+            ("changes", Some(map([("plan", s("pro"))]))),
+        ];
+        for (attribute, value) in cases {
+            let mut entry = seed_entry();
+            match &value {
+                Some(value) => entry.insert(attribute.into(), value.clone()),
+                None => entry.remove(attribute),
+            };
+            match decode(entry, &table()) {
+                Err(Error::Decode {
+                    entity, key, field, ..
+                }) => {
+                    assert_eq!(entity, AUDIT_TYPE);
+                    assert_eq!(field, attribute, "{value:?}");
+                    assert_eq!(key.sk, "AUDIT#2026-11-24T04:56:06.559Z");
+                }
+                other => panic!("`{attribute}` = {value:?}: {other:?}"),
+            }
+        }
+    }
 }
