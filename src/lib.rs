@@ -16,7 +16,7 @@
 //! - [Collections](#collections): a root entity with the items joined to it.
 //! - [Tenancy](#tenancy): the tenant scope and `#[entity(tenant)]`.
 //! - [Transactions and batches](#transactions-and-batches): conditions, optimistic locking,
-//!   all-or-nothing writes, batch reads and writes.
+//!   all-or-nothing writes, batch reads and writes, unique fields.
 //! - [Lifecycle](#lifecycle): time to live and soft delete.
 //! - [Errors](#errors).
 //!
@@ -138,7 +138,7 @@
 //! | `pk = "TENANT#<tenant_id>#ORG#<organization_id>"` | partition key template |
 //! | `sk = "TEAM#<id>"` | sort key template |
 //! | `range(name = "by_status", begins_with = "STATUS#<status>#")` | a named range query; the operator is one of `eq`, `begins_with`, `between`, `lt`, `le`, `gt`, `ge` (see [Queries](#queries)) |
-//! | `index(name = "GSI1", query = "by_owner", pk = "OWNER#<owner>", sk = "PROJECT#<id>")` | keys this entity writes into the table's secondary index `GSI1`, and the query function `by_owner` that reads it |
+//! | `index(name = "GSI1", query = "by_owner", pk = "OWNER#<owner>", sk = "PROJECT#<id>")` | keys this entity writes into the table's secondary index `GSI1`, and the query function `by_owner` that reads it; `range(...)` inside it declares a named range query on the index sort key, as for the table's |
 //! | `soft_delete` | `delete` marks items instead of removing them (see [Lifecycle](#lifecycle)) |
 //! | `audit` | every write also writes an audit record, in the same transaction (see [Audit trail](#audit-trail)) |
 //! | `schema = 2, upgrade = path::to::fn` | the item layout version, and the upgrade of older items (see [Schema versions](#schema-versions)) |
@@ -157,6 +157,7 @@
 //! | `tenant` | the field takes the tenant of the [tenant scope](#tenancy); a `String` that is a placeholder of `pk` |
 //! | `version` | a `u64` checked and incremented by every write (see [Transactions and batches](#transactions-and-batches)) |
 //! | `ttl` | the item's expiry (`OffsetDateTime`, `i64` epoch seconds, or an `Option` of one), also stored in the table's time-to-live attribute |
+//! | `unique` | no two items of the entity (of one tenant, for a tenant-scoped entity) hold the same value; a key-part type or an `Option` of one, outside the key (see [Unique fields](#unique-fields)) |
 //!
 //! Generated fields, the tenant field and the version are not part of the create input
 //! (`New<Entity>`); fields stamped on update, key fields and the version have no setter.
@@ -177,7 +178,8 @@
 //! - `Team::FIELDS` (of type `TeamFields`): a typed handle per field outside the key, for filters
 //!   and conditions.
 //! - per `index(...)`: a partition struct named after the query (`TeamByOwner<'k>` for
-//!   `query = "by_owner"`) and the function `Team::by_owner`.
+//!   `query = "by_owner"`), the function `Team::by_owner`, and the query builder it returns
+//!   (`TeamByOwnerQuery<'t>`), with a method per named range of the index.
 //! - `impl Entity for Team`, whose provided methods are the operations: see [`Entity`].
 //!
 //! ## Stored items
@@ -318,7 +320,10 @@
 //! - `all()`: every item, following `LastEvaluatedKey` to the end (or to `limit(n)`);
 //! - `page(n, cursor)`: up to `n` items (`n` whenever that many remain, even where other
 //!   entities' items are interleaved) and the cursor of the next page (`None` on the last);
-//! - `stream()`: the items, reading a page only when the previous one is consumed.
+//! - `stream()`: the items, reading a page only when the previous one is consumed;
+//! - `count()`: the number of items `all()` would return, as a `usize`, counted by DynamoDB
+//!   (`Select = COUNT`) over every page with the same conditions and filters (the entity's
+//!   `_type`, soft-deleted and expired items, `filter(..)`), without returning them.
 //!
 //! ```
 //! use futures::TryStreamExt;
@@ -331,7 +336,13 @@
 //!     pk = "TEAM#<team_id>",
 //!     sk = "STATUS#<status>#PROJECT#<id>",
 //!     range(name = "by_status", begins_with = "STATUS#<status>#"),
-//!     index(name = "GSI1", query = "by_owner", pk = "OWNER#<owner>", sk = "PROJECT#<id>")
+//!     index(
+//!         name = "GSI1",
+//!         query = "by_owner",
+//!         pk = "OWNER#<owner>",
+//!         sk = "PROJECT#<id>",
+//!         range(name = "ids_between", between = "PROJECT#<id>")
+//!     )
 //! )]
 //! pub struct Project {
 //!     pub team_id: String,
@@ -388,6 +399,8 @@
 //! // matches the same sort-key prefix and is still not returned.
 //! let active = Project::query(&table, core).by_status("active").all().await?;
 //! assert_eq!(active.len(), 4);
+//! // Counted by DynamoDB, without reading the items back.
+//! assert_eq!(Project::query(&table, core).by_status("active").count().await?, 4);
 //!
 //! // A filter on fields outside the key, typed by the field (`budget` is an `i64`).
 //! let large = Project::query(&table, core).filter(Project::FIELDS.budget.gt(3000)).all().await?;
@@ -413,9 +426,13 @@
 //!     .await?;
 //! assert_eq!(streamed.len(), 5);
 //!
-//! // The index query takes the placeholders of the index's `pk`.
+//! // The index query takes the placeholders of the index's `pk`; its named ranges narrow the
+//! // index sort key.
 //! let adas = Project::by_owner(&table, ProjectByOwner { owner: "ada" }).all().await?;
 //! assert_eq!(adas.len(), 3);
+//! let some = Project::by_owner(&table, ProjectByOwner { owner: "ada" }).ids_between("p2", "p4");
+//! let ids: Vec<_> = some.all().await?.into_iter().map(|p| p.id).collect();
+//! assert_eq!(ids, ["p3"]);
 //!
 //! // Every project of every team, newest first, through the type index.
 //! let newest = Project::list_all(&table).descending().limit(2).all().await?;
@@ -427,12 +444,131 @@
 //! A range query's operator is one of `eq`, `begins_with`, `lt`, `le`, `gt`, `ge`, which take
 //! the template's values, and `between`, which takes them twice (`from_<name>`, then
 //! `to_<name>`). Its template must be a prefix of the sort key template (for `begins_with`, the
-//! last literal may stop inside the sort key's). [`Query::sort_key`] takes a raw [`SortKey`]
-//! condition for anything else; an index query returns a [`Query`] and is narrowed that way.
+//! last literal may stop inside the sort key's); an upper bound (`between`'s second, `le`, and
+//! `gt`'s) takes in every key that continues the rendered prefix. A range declared inside an
+//! `index(...)` is the same, on the index sort key, and becomes a method of the index query.
+//! [`Query::sort_key`] takes a raw [`SortKey`] condition for anything else.
 //! Index keys are written on create, rewritten when an update sets a field they are made of,
 //! and left out while such a field is `None` (a sparse index). Queries also take `limit`,
 //! `descending`, `consistent_read` (not on indexes) and `include_deleted`;
 //! [`Entity::list_by_creation`] lists the items created in a time range.
+//!
+//! # Projections
+//!
+//! `#[derive(Projection)]` with `#[projection(of = Entity)]` declares a struct of some of an
+//! entity's fields. It is read with a `ProjectionExpression`, so DynamoDB returns only its
+//! fields (and what the read's guards look at: the key, `_type`, `_schema`, `_deleted_at`, the
+//! time-to-live attribute and the tenant field), through one API on every read:
+//!
+//! - `Entity::get_as::<P>(&table, key)` for a get ([`Entity::get_as`]);
+//! - `.project::<P>()` on any query — a partition query, an index query, `list_all` — which
+//!   then runs with `all()`, `page(n, cursor)` or `stream()` ([`Query::project`], [`Projected`]);
+//! - `batch.get_as::<P>(key)` in a [`BatchGet`], taken like any slot.
+//!
+//! A projected read keeps every guard of a full one: items of another type, soft-deleted and
+//! expired items are left out (or refused) as they are for the entity, and a tenant-scoped
+//! entity's item is checked against the current tenant even when the projection does not hold
+//! the tenant field. Each field must be a field of the entity, of the same type and stored
+//! under the same serde name (repeat the entity's `rename_all`/`rename`); anything else does
+//! not compile, with the error at the projection's field. The entity's fields must be visible
+//! where the projection is declared. An entity with `schema = N` past 1 is read whole, because
+//! an item of an older schema is upgraded whole before it is decoded.
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//! use singletable::prelude::*;
+//! use singletable::BatchGet;
+//!
+//! #[derive(Entity, Serialize, Deserialize, Debug, Clone)]
+//! #[entity(
+//!     type = "ARTICLE",
+//!     pk = "BLOG#<blog>",
+//!     sk = "ARTICLE#<id>",
+//!     index(name = "GSI1", query = "by_author", pk = "AUTHOR#<author>", sk = "ARTICLE#<id>")
+//! )]
+//! #[serde(rename_all = "camelCase")]
+//! pub struct Article {
+//!     pub blog: String,
+//!     pub id: u32,
+//!     pub author: String,
+//!     pub title: String,
+//!     pub word_count: u32,
+//!     pub body: String,
+//! }
+//!
+//! /// An article without its body, for lists of titles.
+//! #[derive(Projection, Deserialize, Debug, PartialEq)]
+//! #[projection(of = Article)]
+//! #[serde(rename_all = "camelCase")]
+//! pub struct ArticleTitle {
+//!     pub id: u32,
+//!     pub title: String,
+//!     pub word_count: u32,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let local = singletable_local::DynamoDbLocal::shared()?;
+//! # let client = local.client().await;
+//! # let table_name = singletable_local::unique_table_name("doc-projections");
+//! let table = Table::builder(client, table_name)
+//!     .type_index("TypeIndex")
+//!     .index("GSI1", "gsi1pk", "gsi1sk")
+//!     .build();
+//! table.create_table().await?;
+//! let body = "Lorem ipsum. ".repeat(2000);
+//! for (id, title) in [(1, "Hello"), (2, "Again")] {
+//!     let new = NewArticle {
+//!         blog: "b".into(),
+//!         id,
+//!         author: "ada".into(),
+//!         title: title.into(),
+//!         word_count: 4000,
+//!         body: body.clone(),
+//!     };
+//!     Article::create(&table, new).await?;
+//! }
+//! let hello = || ArticleTitle { id: 1, title: "Hello".into(), word_count: 4000 };
+//!
+//! let key = ArticleKey { blog: "b", id: &1 };
+//! assert_eq!(Article::get_as::<ArticleTitle>(&table, key).await?, Some(hello()));
+//!
+//! let titles = Article::query(&table, ArticlePartition { blog: "b" })
+//!     .project::<ArticleTitle>()
+//!     .all()
+//!     .await?;
+//! assert_eq!(titles.len(), 2);
+//! let by_ada = Article::by_author(&table, ArticleByAuthor { author: "ada" })
+//!     .project::<ArticleTitle>()
+//!     .page(1, None)
+//!     .await?;
+//! assert_eq!(by_ada.items, [hello()]);
+//! let newest = Article::list_all(&table).descending().project::<ArticleTitle>().all().await?;
+//! assert_eq!(newest[0].title, "Again");
+//!
+//! let mut batch = BatchGet::new(&table);
+//! let slot = batch.get_as::<ArticleTitle>(key)?;
+//! assert_eq!(batch.send().await?.take(slot)?, Some(hello()));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A field the entity does not have, or of another type, is a compile error at the field:
+//!
+//! ```compile_fail,E0277
+//! # use serde::{Deserialize, Serialize};
+//! # use singletable::prelude::*;
+//! # #[derive(Entity, Serialize, Deserialize)]
+//! # #[entity(type = "ARTICLE", pk = "BLOG#<blog>", sk = "ARTICLE#<id>")]
+//! # pub struct Article { pub blog: String, pub id: u32, pub title: String }
+//! #[derive(Projection, Deserialize)]
+//! #[projection(of = Article)]
+//! pub struct ArticleTitle {
+//!     pub id: u64, // error: the projection's field is `u64`, and the entity's field is `u32`
+//!     pub title: String,
+//! }
+//! # fn main() {}
+//! ```
 //!
 //! # Collections
 //!
@@ -743,6 +879,83 @@
 //! (`append_<field>`, `prepend_<field>`) and set an `Option` only where none is stored
 //! (`set_<field>_if_absent`). Item size (400 KB) is checked before anything is sent.
 //!
+//! ## Unique fields
+//!
+//! `#[entity(unique)]` on a field outside the key (a user's email, an organization's slug) keeps
+//! its value unique among the entity's items: within the tenant for a tenant-scoped entity,
+//! across the table otherwise. The field's type is a key part, as key fields' types are, or an
+//! `Option` of one (`None` holds no value); its value is checked as key values are (not empty,
+//! no separator, no control character). Each value an item holds has a guard item, written,
+//! moved and deleted in the same transaction as the item: a create, put, update or upsert that
+//! would take a value another item holds fails with [`Error::Duplicate`] naming the field and
+//! the value, and writes nothing. A value moved by an update or a put, or freed by a delete or
+//! a purge, can be taken by another item as soon as the write returns. A soft-deleted item keeps
+//! its values until it is purged, so that it can be restored.
+//!
+//! To follow its values, every write of such an entity is made from a consistent read of its
+//! item, as a transaction held on the item still being as read (its `_revision` and unique
+//! values), as an audited entity's writes are: a write costs a read and a transaction.
+//! Transactions and batches write the guards of their actions too (a batch sends each write of
+//! such an entity alone, as the single operation would).
+//!
+//! A guard item has the key `_UNIQUE#<TYPE>#<field>#<value>` (after `TENANT#<tenant>#` for a
+//! tenant-scoped entity; `<field>` is the stored name) and the sort key `_UNIQUE`, `_type`
+//! `_UNIQUE`, and `_owner`, the `{pk, sk}` of the item holding the value (see
+//! [`item::UNIQUE_TYPE`]). Entity types cannot start with `_`, so no entity's write, which holds
+//! only over its own type, touches a guard, and a batch refuses an entity whose templates could
+//! render a guard's key.
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//! use singletable::prelude::*;
+//! use singletable::tenant;
+//!
+//! #[derive(Entity, Serialize, Deserialize, Debug, Clone)]
+//! #[entity(type = "USER", pk = "TENANT#<tenant_id>#USER#<id>", sk = "#PROFILE")]
+//! pub struct User {
+//!     #[entity(tenant)]
+//!     pub tenant_id: String,
+//!     #[entity(autogen = uuid)]
+//!     pub id: String,
+//!     #[entity(unique)]
+//!     pub email: String,
+//!     #[entity(unique)]
+//!     pub handle: Option<String>,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let local = singletable_local::DynamoDbLocal::shared()?;
+//! # let (client, table_name) = local.fresh_table("doc-unique").await?;
+//! let table = Table::builder(client, table_name).build();
+//! tenant::scope("tenant-1", async {
+//!     let new = || NewUser { email: "ada@example.com".into(), handle: None };
+//!     let ada = User::create(&table, new()).await?;
+//!
+//!     // The email is taken in this tenant: nothing is written.
+//!     let err = User::create(&table, new()).await.unwrap_err();
+//!     assert!(matches!(err, Error::Duplicate { field: "email", .. }));
+//!
+//!     // Moving the value frees the old one in the same transaction.
+//!     User::update(&table, ada.key())
+//!         .set_email("ada@lovelace.example")
+//!         .send()
+//!         .await?;
+//!     User::create(&table, new()).await?;
+//!     Ok::<_, Error>(())
+//! })
+//! .await?;
+//!
+//! // Another tenant may hold the same email.
+//! tenant::scope("tenant-2", User::create(&table, NewUser {
+//!     email: "ada@example.com".into(),
+//!     handle: None,
+//! }))
+//! .await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Lifecycle
 //!
 //! ## Time to live
@@ -945,10 +1158,16 @@
 #![warn(missing_docs)]
 
 pub use singletable_core::*;
-pub use singletable_macros::{Collection, Entity};
+#[doc = include_str!("table_schema.md")]
+pub use singletable_macros::TableSchema;
+pub use singletable_macros::{Collection, Entity, Projection};
 
 /// Everything an application needs in scope: `use singletable::prelude::*;`.
 pub mod prelude {
-    pub use singletable_core::{Collection, Entity, EntityKey, Error, Joinable, Schema, Table};
-    pub use singletable_macros::{Collection, Entity};
+    pub use singletable_core::TableSchema;
+    pub use singletable_core::{
+        Collection, Entity, EntityKey, Error, Joinable, Projection, Schema, Table,
+    };
+    pub use singletable_macros::TableSchema;
+    pub use singletable_macros::{Collection, Entity, Projection};
 }

@@ -44,6 +44,7 @@ fn account(id: &str) -> NewAccount {
 async fn audited_table(prefix: &str) -> singletable::Table {
     table_with(prefix, |builder| {
         builder
+            .entity::<Account>()
             .ttl_attribute("expiresAt")
             .audit_retention(time::Duration::days(90))
             .audit_context(|| AuditContext {
@@ -423,16 +424,80 @@ async fn concurrent_writers_each_get_a_record_with_exact_old_values() {
 }
 
 #[tokio::test]
-async fn batches_refuse_audited_entities() {
+async fn a_batch_writes_audited_entities_each_with_its_record() {
     let table = audited_table("auditbatch").await;
-    let account = tenant::scope("t1", Account::create(&table, account("a")))
-        .await
-        .unwrap();
-    let mut batch = singletable::BatchWrite::new(&table);
-    let err = tenant::scope("t1", async { batch.put(&account).map(|_| ()) })
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::InvalidRequest { .. }), "{err:?}");
+    tenant::scope("t1", async {
+        let kept = Account::create(&table, account("kept")).await.unwrap();
+        let gone = Account::create(&table, account("gone")).await.unwrap();
+        let mut batch = singletable::BatchWrite::new(&table);
+        let mut renamed = kept.clone();
+        renamed.name = "renamed".into();
+        batch.put(&renamed).unwrap();
+        batch.delete::<Account>(gone.key()).unwrap();
+        let imported: Vec<Account> = (0..120)
+            .map(|i| Account {
+                tenant_id: "t1".into(),
+                id: format!("import-{i:03}"),
+                name: format!("imported {i}"),
+                plan: "pro".into(),
+                seats: i,
+                tags: Vec::new(),
+                note: None,
+            })
+            .collect();
+        for account in &imported {
+            batch.put(account).unwrap();
+        }
+        assert_eq!(batch.len(), 122);
+        batch.send().await.unwrap();
+
+        assert_eq!(
+            Account::get(&table, kept.key()).await.unwrap(),
+            Some(renamed)
+        );
+        assert_eq!(
+            Account::get_including_deleted(&table, gone.key())
+                .await
+                .unwrap(),
+            None
+        );
+        for account in &imported {
+            let trail = Account::audit_trail(&table, account.key())
+                .all()
+                .await
+                .unwrap();
+            assert_eq!(trail.len(), 1, "{}", account.id);
+            assert_eq!(trail[0].action, AuditAction::Create);
+            assert_eq!(trail[0].revision, Some(1));
+        }
+        let kept_trail = Account::audit_trail(&table, kept.key())
+            .all()
+            .await
+            .unwrap();
+        let actions: Vec<_> = kept_trail.iter().map(|r| r.action).collect();
+        assert_eq!(actions, [AuditAction::Update, AuditAction::Create]);
+        assert_eq!(
+            changes(&kept_trail[0])["name"],
+            (Some("account kept".into()), Some("renamed".into()))
+        );
+        let gone_trail = Account::audit_trail(&table, gone.key())
+            .all()
+            .await
+            .unwrap();
+        assert_eq!(gone_trail[0].action, AuditAction::Purge);
+    })
+    .await;
+    // Every live account item has its records, and no record lacks its write.
+    let items = raw_items(&table).await;
+    let accounts = items
+        .iter()
+        .filter(|i| i["_type"].as_s().unwrap() == "ACCOUNT")
+        .count();
+    let records = items
+        .iter()
+        .filter(|i| i["_type"].as_s().unwrap() == "AUDIT_LOG")
+        .count();
+    assert_eq!((accounts, records), (121, 120 + 2 + 2));
 }
 
 #[tokio::test]

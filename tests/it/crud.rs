@@ -373,14 +373,23 @@ async fn put_creates_then_replaces() {
     let mut user = User::create(&table, new_user("a@example.com"))
         .await
         .unwrap();
+    let created = raw_items(&table).await[0]["_timestamp"].clone();
     user.display_name = "Grace".into();
     user.login_count = 9;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     user.put(&table).await.unwrap();
     assert_eq!(
         User::get(&table, user.key()).await.unwrap().as_ref(),
         Some(&user)
     );
-    assert_eq!(raw_items(&table).await.len(), 1);
+    let items = raw_items(&table).await;
+    assert_eq!(items.len(), 1);
+    // As documented: a put replaces the whole item, `_timestamp` included (an update keeps it).
+    let replaced = items[0]["_timestamp"].as_s().unwrap();
+    assert!(
+        replaced.as_str() > created.as_s().unwrap().as_str(),
+        "{replaced} is the time of the put, after {created:?}"
+    );
 
     let other = User {
         email: "b@example.com".into(),

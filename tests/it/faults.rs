@@ -13,7 +13,9 @@
 //! - `add` updates retried after a lost reply are applied once (write tokens);
 //! - transactions (sent with a client request token) are never half applied, and one whose
 //!   effects are stored despite an error reports `OutcomeUnknown`;
-//! - a query following 30 pages returns every item once.
+//! - a query following 30 pages returns every item once;
+//! - a batch of audited entities stores no write without its record, and no record without
+//!   its write.
 //!
 //! Every test also asserts that the proxy did inject the faults it is about, so a proxy that
 //! stopped failing requests cannot make it pass.
@@ -57,7 +59,17 @@ async fn direct_table(prefix: &str) -> Table {
 
 /// The table description shared by the direct and the faulty handle of a table.
 fn describe(builder: singletable::TableBuilder) -> singletable::TableBuilder {
-    model::declare(builder.type_index("TypeIndex")).retry(RetryPolicy::default())
+    model::declare(builder.type_index("TypeIndex"))
+        .entity::<Ledger>()
+        .retry(RetryPolicy::default())
+}
+
+/// An audited entity: each write carries its audit record.
+#[derive(Entity, serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
+#[entity(type = "LEDGER", pk = "LEDGER#<id>", sk = "#LEDGER", audit)]
+struct Ledger {
+    id: String,
+    cents: i64,
 }
 
 /// The same table as `direct`, reached through a fault proxy seeded with `seed`.
@@ -537,6 +549,74 @@ async fn query_all_of_3000_items_is_complete_under_throttling() {
         eprintln!(
             "query, seed {seed:#x}: {:?}, {injected:?}",
             started.elapsed()
+        );
+    }
+}
+
+#[tokio::test]
+async fn audited_batch_writes_never_store_a_write_without_its_record() {
+    for seed in SEEDS {
+        let direct = direct_table("faults-abw").await;
+        let (table, proxy) = through_faults(&direct, seed).await;
+        let ledgers: Vec<Ledger> = (0..300)
+            .map(|i| Ledger {
+                id: format!("{i:03}"),
+                cents: i,
+            })
+            .collect();
+        let mut batch = BatchWrite::new(&table);
+        for ledger in &ledgers {
+            batch.put(ledger).unwrap();
+        }
+        let sent = batch.send().await;
+        let injected = proxy.injected_for("TransactWriteItems");
+        assert_injected(
+            &injected,
+            &["throttles", "server_errors", "resets", "lost_replies"],
+            "TransactWriteItems",
+            seed,
+        );
+        let unprocessed: HashSet<String> = match &sent {
+            Ok(()) => HashSet::new(),
+            Err(singletable::Error::Unprocessed { items, .. }) => {
+                items.iter().map(|(_, key)| key.pk.clone()).collect()
+            }
+            Err(other) => panic!("seed {seed:#x}: {other:?}"),
+        };
+        assert!(
+            unprocessed.len() < 30,
+            "seed {seed:#x}: most writes get through: {sent:?}"
+        );
+
+        let items = raw_items(&direct).await;
+        let of_type = |t: &str| {
+            items
+                .iter()
+                .filter(|i| i["_type"].as_s().unwrap() == t)
+                .collect::<Vec<_>>()
+        };
+        let written: Vec<String> = of_type("LEDGER")
+            .iter()
+            .map(|i| i["id"].as_s().unwrap().clone())
+            .collect();
+        let mut recorded: Vec<String> = of_type("AUDIT_LOG")
+            .iter()
+            .map(|i| i["entityId"].as_s().unwrap().clone())
+            .collect();
+        recorded.sort();
+        let mut written_sorted = written.clone();
+        written_sorted.sort();
+        assert_eq!(
+            recorded, written_sorted,
+            "seed {seed:#x}: one record per stored write, none without its write"
+        );
+        // A write whose outcome stayed unknown may be both stored and reported; none is
+        // neither.
+        let stored: HashSet<String> = written.iter().map(|id| format!("LEDGER#{id}")).collect();
+        let accounted = stored.union(&unprocessed).count();
+        assert_eq!(
+            accounted, 300,
+            "seed {seed:#x}: every write is stored or reported"
         );
     }
 }

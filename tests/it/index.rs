@@ -193,3 +193,112 @@ async fn a_table_without_the_declared_index_is_an_error() {
         "{err:?}"
     );
 }
+
+/// A referral in the referrer's GSI2 partition, sorted by join date, with typed ranges on the
+/// index sort key.
+#[derive(Entity, serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
+#[entity(
+    type = "REFERRAL",
+    pk = "REFERRAL#<id>",
+    sk = "#REFERRAL",
+    index(
+        name = "GSI2",
+        query = "by_referrer",
+        pk = "REFERRER#<referrer>",
+        sk = "JOINED#<joined>#<id>",
+        range(name = "joined_on", begins_with = "JOINED#<joined>#"),
+        range(name = "joined_between", between = "JOINED#<joined>"),
+        range(name = "joined_up_to", le = "JOINED#<joined>"),
+        range(name = "joined_after", gt = "JOINED#<joined>"),
+        range(name = "joined_before", lt = "JOINED#<joined>")
+    )
+)]
+pub struct Referral {
+    pub id: String,
+    pub referrer: Option<String>,
+    pub joined: Option<String>,
+}
+
+/// Two referrals of `bob` on each of the days 1 to 5 of January 2026, and one of `eve`.
+async fn referrals(table: &Table) {
+    for day in 1..=5 {
+        for n in ["a", "b"] {
+            let new = NewReferral {
+                id: format!("{day}{n}"),
+                referrer: Some("bob".into()),
+                joined: Some(format!("2026-01-0{day}")),
+            };
+            Referral::create(table, new).await.unwrap();
+        }
+    }
+    let eve = NewReferral {
+        id: "e".into(),
+        referrer: Some("eve".into()),
+        joined: Some("2026-01-03".into()),
+    };
+    Referral::create(table, eve).await.unwrap();
+}
+
+fn ids(referrals: Vec<Referral>) -> Vec<String> {
+    referrals.into_iter().map(|r| r.id).collect()
+}
+
+#[tokio::test]
+async fn index_ranges_select_by_the_rendered_prefix_of_the_index_sort_key() {
+    let table = table().await;
+    referrals(&table).await;
+    let bob = || Referral::by_referrer(&table, ReferralByReferrer { referrer: "bob" });
+
+    let on = bob().joined_on("2026-01-03").all().await.unwrap();
+    assert_eq!(ids(on), ["3a", "3b"]);
+    // Both bounds take in every item of their day: the upper one is the day's whole prefix.
+    let between = bob()
+        .joined_between("2026-01-02", "2026-01-04")
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(ids(between), ["2a", "2b", "3a", "3b", "4a", "4b"]);
+    let up_to = bob().joined_up_to("2026-01-02").all().await.unwrap();
+    assert_eq!(ids(up_to), ["1a", "1b", "2a", "2b"]);
+    let after = bob().joined_after("2026-01-04").all().await.unwrap();
+    assert_eq!(ids(after), ["5a", "5b"]);
+    let before = bob().joined_before("2026-01-02").all().await.unwrap();
+    assert_eq!(ids(before), ["1a", "1b"]);
+
+    // The builder keeps the query's other methods.
+    let newest = bob()
+        .joined_between("2026-01-01", "2026-01-05")
+        .descending()
+        .limit(3)
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(ids(newest), ["5b", "5a", "4b"]);
+    let counted = bob()
+        .joined_between("2026-01-02", "2026-01-04")
+        .count()
+        .await
+        .unwrap();
+    assert_eq!(counted, 6);
+}
+
+#[tokio::test]
+async fn an_index_range_value_is_checked_like_a_key_value() {
+    let table = table().await;
+    referrals(&table).await;
+    let err = Referral::by_referrer(&table, ReferralByReferrer { referrer: "bob" })
+        .joined_on("2026#01")
+        .all()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidKey {
+                entity: "REFERRAL",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}

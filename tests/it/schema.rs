@@ -44,6 +44,32 @@ fn split_name(from: u32, item: &mut singletable::item::Item) -> Result<(), Strin
     Ok(())
 }
 
+/// Schema 3: adds an optional `nickname`, which builds of schema 2 may ignore.
+#[derive(Entity, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[entity(
+    type = "PROFILE",
+    pk = "PROFILE#<id>",
+    sk = "#PROFILE",
+    schema = 3,
+    compatible = 2,
+    upgrade = to_three
+)]
+#[serde(rename_all = "camelCase")]
+struct ProfileV3 {
+    id: String,
+    first_name: String,
+    last_name: String,
+    nickname: Option<String>,
+}
+
+fn to_three(from: u32, item: &mut singletable::item::Item) -> Result<(), String> {
+    match from {
+        1 => split_name(from, item),
+        // Schema 3 only added an optional field.
+        _ => Ok(()),
+    }
+}
+
 fn v1(i: usize) -> ProfileV1 {
     ProfileV1 {
         id: format!("{i:05}"),
@@ -253,4 +279,94 @@ async fn items_that_cannot_be_upgraded_are_counted_and_kept() {
     );
     let stored = raw_items(&table).await;
     assert!(stored.contains(&bad), "a failed item is left as it was");
+}
+
+#[tokio::test]
+async fn a_build_of_schema_2_reads_compatible_schema_3_items_and_refuses_others() {
+    let table = table("schemacompat").await;
+    let written = ProfileV3::create(
+        &table,
+        NewProfileV3 {
+            id: "1".into(),
+            first_name: "Grace".into(),
+            last_name: "Hopper".into(),
+            nickname: Some("Amazing Grace".into()),
+        },
+    )
+    .await
+    .unwrap();
+    let stored = raw_items(&table).await.remove(0);
+    assert_eq!(stored["_schema"].as_n().unwrap(), "3");
+    assert_eq!(stored["_min_schema"].as_n().unwrap(), "2");
+
+    // The build that knows schema 2, still serving during the deploy, reads it.
+    let key = ProfileKey { id: "1" };
+    let read = Profile::get(&table, key).await.unwrap().unwrap();
+    assert_eq!(
+        read,
+        Profile {
+            id: "1".into(),
+            first_name: "Grace".into(),
+            last_name: "Hopper".into()
+        }
+    );
+    let listed = Profile::list_all(&table).all().await.unwrap();
+    assert_eq!(listed, std::slice::from_ref(&read));
+    // Its updates keep what it does not know; its puts, which would drop it, are refused.
+    Profile::update(&table, key)
+        .set_last_name("Brewster Hopper")
+        .send()
+        .await
+        .unwrap();
+    let refused = read.put(&table).await.unwrap_err();
+    match refused {
+        Error::ConditionFailed { reason, .. } => {
+            assert!(reason.contains("newer build"), "{reason}")
+        }
+        other => panic!("expected ConditionFailed, got {other:?}"),
+    }
+    let now = ProfileV3::get(&table, ProfileV3Key { id: "1" })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        now,
+        ProfileV3 {
+            last_name: "Brewster Hopper".into(),
+            ..written
+        }
+    );
+
+    // A build of schema 1 is older than the compatible range: refused as before.
+    let err = ProfileV1::get(&table, ProfileV1Key { id: "1" })
+        .await
+        .unwrap_err();
+    match err {
+        Error::Decode { field, message, .. } => {
+            assert_eq!(field, "_schema");
+            assert!(message.contains("readable from schema 2"), "{message}");
+        }
+        other => panic!("expected a decode error, got {other:?}"),
+    }
+    // An item of a newer schema not declared compatible is refused by the schema-2 build.
+    let mut newer = stored.clone();
+    newer.insert("pk".into(), AttributeValue::S("PROFILE#2".into()));
+    newer.insert("id".into(), AttributeValue::S("2".into()));
+    newer.insert("_schema".into(), AttributeValue::N("4".into()));
+    newer.remove("_min_schema");
+    table
+        .client()
+        .put_item()
+        .table_name(table.name())
+        .set_item(Some(newer))
+        .send()
+        .await
+        .unwrap();
+    let err = Profile::get(&table, ProfileKey { id: "2" })
+        .await
+        .unwrap_err();
+    match err {
+        Error::Decode { message, .. } => assert!(message.contains("schema 4"), "{message}"),
+        other => panic!("expected a decode error, got {other:?}"),
+    }
 }

@@ -59,6 +59,12 @@ pub struct EntityFile {
     pub pk: String,
     /// Template of the sort key, such as `#METADATA`.
     pub sk: Option<String>,
+    /// The placeholder of the templates that holds the tenant, such as `tenant_id`, for an
+    /// entity scoped to a tenant: its items are listed through the tenant type index.
+    pub tenant: Option<String>,
+    /// The names of the `[[index]]`es whose keys the entity's items carry.
+    #[serde(default)]
+    pub indexes: Vec<String>,
 }
 
 fn default_partition_key() -> String {
@@ -74,8 +80,9 @@ fn default_separator() -> char {
 }
 
 impl TableFile {
-    /// Reads and checks the description at `path`: every template must parse and every entity
-    /// type appear once.
+    /// Reads and checks the description at `path`: every template must parse, every entity
+    /// type appear once, an entity's `tenant` be a placeholder of its templates and its
+    /// `indexes` be declared `[[index]]`es.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
             path: path.to_owned(),
@@ -105,15 +112,40 @@ impl TableFile {
                 return Err(format!("entity type `{name}` is described twice"));
             }
             let templates = [("pk", Some(&entity.pk)), ("sk", entity.sk.as_ref())];
+            let mut params = Vec::new();
             for (key, template) in templates {
                 if let Some(template) = template {
-                    Template::parse(template).map_err(|error| {
+                    let parsed = Template::parse(template).map_err(|error| {
                         format!("entity `{name}`: {key} template `{template}`: {error}")
                     })?;
+                    params.extend(parsed.params());
+                }
+            }
+            if let Some(tenant) = &entity.tenant {
+                if !params.contains(&tenant.as_str()) {
+                    return Err(format!(
+                        "entity `{name}`: tenant `{tenant}` is not a placeholder of its templates; {}",
+                        one_of("placeholders", &params)
+                    ));
+                }
+            }
+            for index in &entity.indexes {
+                if self.index(index).is_none() {
+                    let declared: Vec<&str> =
+                        self.indexes.iter().map(|i| i.name.as_str()).collect();
+                    return Err(format!(
+                        "entity `{name}`: index `{index}` is not a declared `[[index]]`; {}",
+                        one_of("declared", &declared)
+                    ));
                 }
             }
         }
         Ok(())
+    }
+
+    /// The `[[index]]` called `name`.
+    pub fn index(&self, name: &str) -> Option<&IndexFile> {
+        self.indexes.iter().find(|i| i.name == name)
     }
 
     /// The entity whose items carry `_type = entity_type`.
@@ -153,6 +185,15 @@ pub fn table_name(flag: Option<&str>, file: Option<&TableFile>) -> Result<String
                     .into(),
             )
         })
+}
+
+/// What a name could have been, for an error: `placeholders: a, b` or `placeholders: none`.
+fn one_of(what: &str, names: &[&str]) -> String {
+    if names.is_empty() {
+        format!("{what}: none")
+    } else {
+        format!("{what}: {}", names.join(", "))
+    }
 }
 
 /// The 1-based line and column of byte `offset` in `text`.
@@ -204,6 +245,41 @@ mod tests {
         assert!(
             error.starts_with(": entity `TEAM`: pk template `ORG#<a><b>`"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn a_tenant_that_is_no_placeholder_is_refused() {
+        let text = "[[entity]]\ntype = \"TEAM\"\npk = \"T#<tenant_id>\"\nsk = \"TEAM#<id>\"\n\
+                    tenant = \"tenant\"\n";
+        assert_eq!(
+            TableFile::parse(text).unwrap_err(),
+            ": entity `TEAM`: tenant `tenant` is not a placeholder of its templates; \
+             placeholders: tenant_id, id"
+        );
+        let text = text.replace("\"tenant\"", "\"id\"");
+        assert_eq!(
+            TableFile::parse(&text).unwrap().entities[0]
+                .tenant
+                .as_deref(),
+            Some("id")
+        );
+    }
+
+    #[test]
+    fn an_undeclared_index_is_refused() {
+        let text = "[[index]]\nname = \"ByEmail\"\npartition_key = \"a\"\nsort_key = \"b\"\n\
+                    [[entity]]\ntype = \"USER\"\npk = \"U#<id>\"\nindexes = [\"ByMail\"]\n";
+        assert_eq!(
+            TableFile::parse(text).unwrap_err(),
+            ": entity `USER`: index `ByMail` is not a declared `[[index]]`; declared: ByEmail"
+        );
+        let text = text.replace("ByMail", "ByEmail");
+        let file = TableFile::parse(&text).unwrap();
+        assert_eq!(file.entities[0].indexes, ["ByEmail"]);
+        assert_eq!(
+            file.index("ByEmail").map(|i| i.partition_key.as_str()),
+            Some("a")
         );
     }
 

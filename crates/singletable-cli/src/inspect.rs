@@ -1,5 +1,6 @@
 //! `inspect`: read a partition or the whole table and print the items by type, keys parsed
-//! back into their parameters.
+//! back into their parameters, and say which items an index does not list because they lack
+//! its key attributes (written by another writer, an import or a script).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -9,11 +10,11 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{AttributeValue, KeyType};
 use base64::Engine as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use singletable_core::item::TYPE_ATTRIBUTE;
+use singletable_core::item::{TENANT_TYPE_ATTRIBUTE, TIMESTAMP_ATTRIBUTE, TYPE_ATTRIBUTE};
 use singletable_core::Template;
 
 use crate::connect::Target;
-use crate::describe::TableFile;
+use crate::describe::{IndexFile, TableFile};
 use crate::error::{Error, Result};
 
 /// The group of items that carry no `_type`.
@@ -25,7 +26,8 @@ pub struct InspectArgs {
     /// The table [default: `name` in --file]
     #[arg(long)]
     pub table: Option<String>,
-    /// Table description whose entity templates name the key parameters
+    /// Table description whose entity templates name the key parameters, and whose indexes
+    /// tell which items they do not list
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
     /// Read only the partition with this partition key value (a Query instead of a Scan)
@@ -44,7 +46,8 @@ pub struct InspectArgs {
 pub enum Format {
     /// Aligned text, one block per item, grouped by type.
     Table,
-    /// One JSON document: `{ "TYPE": [ {"pk", "sk", "keys", "item"} ] }`.
+    /// One JSON document: `{ "TYPE": [ {"pk", "sk", "keys", "item"} ] }`; the counts of
+    /// items an index does not list go to standard error.
     Json,
 }
 
@@ -58,6 +61,118 @@ struct Entry {
     keys: Vec<(String, String)>,
     /// Every attribute of the item, as plain JSON.
     item: BTreeMap<String, serde_json::Value>,
+}
+
+/// An attribute, or pair of attributes, an index lists items by and that an item can lack.
+enum Needed<'f> {
+    /// `_timestamp`, the sort key of the type index and of the tenant type index.
+    Timestamp {
+        /// Whether the type index lists the entity.
+        type_index: bool,
+        /// Whether the tenant type index lists the entity.
+        tenant_type_index: bool,
+    },
+    /// `_tenant_type`, the partition key of the tenant type index.
+    TenantType,
+    /// Both keys of an `[[index]]` the entity's items carry.
+    IndexKeys(&'f IndexFile),
+}
+
+impl Needed<'_> {
+    /// Whether `item` lacks it.
+    fn is_missing(&self, item: &BTreeMap<String, serde_json::Value>) -> bool {
+        match self {
+            Needed::Timestamp { .. } => !item.contains_key(TIMESTAMP_ATTRIBUTE),
+            Needed::TenantType => !item.contains_key(TENANT_TYPE_ATTRIBUTE),
+            Needed::IndexKeys(index) => {
+                !item.contains_key(&index.partition_key) || !item.contains_key(&index.sort_key)
+            }
+        }
+    }
+}
+
+/// What the items of `entity_type` need to be listed by the indexes of `file`: `_timestamp`
+/// for the type index (and the tenant type index), `_tenant_type` for the tenant type index
+/// when the entity has a `tenant`, and the keys of each of the entity's `indexes`.
+fn needed<'f>(file: &'f TableFile, entity_type: &str) -> Vec<Needed<'f>> {
+    let entity = file.entity(entity_type);
+    let tenant_type_index =
+        file.tenant_type_index.is_some() && entity.is_some_and(|e| e.tenant.is_some());
+    let type_index = file.type_index.is_some();
+    let mut needed = Vec::new();
+    if type_index || tenant_type_index {
+        needed.push(Needed::Timestamp {
+            type_index,
+            tenant_type_index,
+        });
+    }
+    if tenant_type_index {
+        needed.push(Needed::TenantType);
+    }
+    let indexes = entity.map_or(&[][..], |e| &e.indexes);
+    needed.extend(
+        indexes
+            .iter()
+            .filter_map(|name| file.index(name))
+            .map(Needed::IndexKeys),
+    );
+    needed
+}
+
+/// One line per attribute some items of `entity_type` lack, such as `3 of 10 items have no
+/// _tenant_type: …`, over the `entries` read; `limited` when `--limit` may have cut them short.
+fn gaps(file: &TableFile, entity_type: &str, entries: &[Entry], limited: bool) -> Vec<String> {
+    let read = entries.len();
+    let of = match (limited, read) {
+        (false, _) => format!("{read} item{}", plural(read)),
+        (true, 1) => "the 1 item read".to_owned(),
+        (true, _) => format!("the {read} items read"),
+    };
+    let all_tenants = file.entity(entity_type).is_some_and(|e| e.tenant.is_some());
+    let reindex = format!(
+        "`singletable reindex --type {entity_type}{}`",
+        if all_tenants { " --all-tenants" } else { "" }
+    );
+    needed(file, entity_type)
+        .iter()
+        .filter_map(|needed| {
+            let count = entries
+                .iter()
+                .filter(|e| needed.is_missing(&e.item))
+                .count();
+            if count == 0 {
+                return None;
+            }
+            let (have, them) = if count == 1 {
+                ("has", "it")
+            } else {
+                ("have", "them")
+            };
+            let gap = match needed {
+                Needed::Timestamp {
+                    type_index,
+                    tenant_type_index,
+                } => {
+                    let indexes = match (type_index, tenant_type_index) {
+                        (true, true) => "the type index and the tenant type index do",
+                        (true, false) => "the type index does",
+                        (false, _) => "the tenant type index does",
+                    };
+                    format!("no {TIMESTAMP_ATTRIBUTE}: {indexes} not list {them}; run {reindex}")
+                }
+                Needed::TenantType => format!(
+                    "no {TENANT_TYPE_ATTRIBUTE}: the tenant type index does not list {them}; \
+                     run {reindex}"
+                ),
+                Needed::IndexKeys(index) => format!(
+                    "no keys of index {} ({}, {}): the index does not list {them}, as intended \
+                     if it is sparse; otherwise run {reindex}",
+                    index.name, index.partition_key, index.sort_key
+                ),
+            };
+            Some(format!("{count} of {of} {have} {gap}"))
+        })
+        .collect()
 }
 
 /// The names of a table's key attributes.
@@ -77,6 +192,9 @@ pub async fn inspect(
 ) -> Result<()> {
     let names = key_names(target, table).await?;
     let items = read(target, table, &names, args).await?;
+    let limited = args
+        .limit
+        .is_some_and(|limit| items.len() >= limit as usize);
     let separator = file.map_or(singletable_keys::DEFAULT_SEPARATOR, |f| f.separator);
     let mut groups: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
     for item in items {
@@ -102,11 +220,39 @@ pub async fn inspect(
     for entries in groups.values_mut() {
         entries.sort_by(|a, b| (&a.pk, &a.sk).cmp(&(&b.pk, &b.sk)));
     }
+    let gaps: BTreeMap<&str, Vec<String>> = match file {
+        Some(file) => groups
+            .iter()
+            .filter(|(entity_type, _)| *entity_type != UNTYPED)
+            .map(|(entity_type, entries)| {
+                let lines = gaps(file, entity_type, entries, limited);
+                (entity_type.as_str(), lines)
+            })
+            .filter(|(_, lines)| !lines.is_empty())
+            .collect(),
+        None => BTreeMap::new(),
+    };
     match args.format {
-        Format::Table => write_table(&groups, &names, out),
-        Format::Json => write_json(&groups, out),
+        Format::Table => write_table(&groups, &gaps, &names, out),
+        Format::Json => {
+            // The document has one array per type and no place for counts; it stays as it is
+            // and the counts go where a reader of the terminal sees them.
+            write_json(&groups, out).and_then(|()| write_warnings(&gaps))
+        }
     }
     .map_err(Error::output)
+}
+
+/// The lines of `gaps` on standard error, as `warning: TEAM: 3 of 10 items have no …`.
+fn write_warnings(gaps: &BTreeMap<&str, Vec<String>>) -> std::io::Result<()> {
+    let stderr = std::io::stderr();
+    let mut stderr = stderr.lock();
+    for (entity_type, lines) in gaps {
+        for line in lines {
+            writeln!(stderr, "warning: {entity_type}: {line}")?;
+        }
+    }
+    Ok(())
 }
 
 /// Asks DynamoDB for the key attribute names, which also tells a missing table apart.
@@ -298,6 +444,7 @@ fn is_internal(name: &str) -> bool {
 
 fn write_table(
     groups: &BTreeMap<String, Vec<Entry>>,
+    gaps: &BTreeMap<&str, Vec<String>>,
     names: &KeyNames,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
@@ -344,6 +491,9 @@ fn write_table(
                 };
                 writeln!(out, "    {name:width$}  {value}{mark}")?;
             }
+        }
+        for line in gaps.get(entity_type.as_str()).into_iter().flatten() {
+            writeln!(out, "  {line}")?;
         }
         writeln!(out)?;
     }

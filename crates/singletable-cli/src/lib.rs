@@ -28,6 +28,15 @@
 //!   separator into literal and value (`TENANT = t1, ORG = o1`). `--format json` prints one
 //!   document, `{ "TEAM": [ { "pk": …, "sk": …, "keys": {…}, "item": {…} } ] }`, with
 //!   attribute values as plain JSON.
+//!
+//!   With `--file`, each type's group ends with one line per attribute that some of the
+//!   items read lack and an index lists them by (`_timestamp`; `_tenant_type` for an entity
+//!   with a `tenant`; the keys of its `indexes`, informational as an index may be sparse), such
+//!   as ``3 of 10 items have no _tenant_type: the tenant type index does not list them; run
+//!   `singletable reindex --type TEAM --all-tenants` ``, so that a short listing is never left
+//!   unexplained (`of the N items read` when `--limit` stopped the reading). The JSON
+//!   document has no place for these counts and is unchanged: the same lines go to standard
+//!   error, as `warning: TEAM: 3 of 10 items have no _tenant_type: …`.
 //! - `backfill`, also called `reindex`, brings the items of one entity up to date (see the
 //!   runtime's `Backfill`): items written with an older schema are upgraded, and items missing
 //!   the keys of a new or changed index or `_tenant_type` are re-indexed. A parallel scan,
@@ -63,10 +72,14 @@
 //! type = "TEAM"
 //! pk = "TENANT#<tenant_id>#ORG#<organization_id>"
 //! sk = "TEAM#<id>"                 # optional
+//! tenant = "tenant_id"             # optional; the placeholder that holds the tenant
+//! indexes = ["ByEmail"]            # optional; the [[index]]es whose keys its items carry
 //! ```
 //!
 //! Unknown fields are refused, so that a misspelt one is not silently ignored; templates are
-//! checked with the same grammar as `#[entity(...)]`. `examples/table.toml` in this crate is a
+//! checked with the same grammar as `#[entity(...)]`, an entity's `tenant` must be a
+//! placeholder of its templates and its `indexes` declared `[[index]]`es. `tenant` and
+//! `indexes` tell `inspect` what the entity's items must carry to be listed. `examples/table.toml` in this crate is a
 //! complete example.
 //!
 //! # As a library

@@ -350,6 +350,7 @@ TEAM_MEMBER (1 item)
     keys      TENANT = t1, ORG = o1, TEAM = team1, MEMBER = u1
     username  \"ann\"
     _type     \"TEAM_MEMBER\"  (internal)
+  1 of 1 item has no _timestamp: the type index does not list it; run `singletable reindex --type TEAM_MEMBER`
 
 3 items
 ";
@@ -475,6 +476,229 @@ async fn inspect_stops_at_the_limit() {
         .map(|items| items.as_array().expect("an array").len())
         .sum();
     assert_eq!(count, 2);
+}
+
+/// A description with both type indexes, a tenant-scoped `TEAM` and a `USER` in `ByEmail`.
+const INDEXED: &str = r##"
+type_index = "TypeIndex"
+tenant_type_index = "TenantTypeIndex"
+
+[[index]]
+name = "ByEmail"
+partition_key = "gsi1pk"
+sort_key = "gsi1sk"
+
+[[entity]]
+type = "TEAM"
+pk = "TENANT#<tenant_id>#ORG#<organization_id>"
+sk = "TEAM#<id>"
+tenant = "tenant_id"
+
+[[entity]]
+type = "USER"
+pk = "USER#<id>"
+sk = "#PROFILE"
+indexes = ["ByEmail"]
+"##;
+
+/// Stored as another writer would: four teams of which one has everything the indexes need,
+/// one no `_tenant_type` and two neither `_tenant_type` nor `_timestamp`; three users of which
+/// one has both `ByEmail` keys, one only the partition key and one neither; and an item with
+/// no `_type`.
+async fn seed_unindexed(client: &Client, table: &str) {
+    let at = || ("_timestamp", s("2026-01-01T00:00:00.000Z"));
+    let tenant_type = || ("_tenant_type", s("t1#TEAM"));
+    let team = |id: &str| {
+        vec![
+            ("pk", s("TENANT#t1#ORG#o1")),
+            ("sk", s(&format!("TEAM#{id}"))),
+            ("_type", s("TEAM")),
+        ]
+    };
+    let user = |id: &str| {
+        vec![
+            ("pk", s(&format!("USER#{id}"))),
+            ("sk", s("#PROFILE")),
+            ("_type", s("USER")),
+            at(),
+        ]
+    };
+    let items = [
+        [team("a"), vec![at(), tenant_type()]].concat(),
+        [team("b"), vec![at()]].concat(),
+        team("c"),
+        team("d"),
+        [
+            user("u1"),
+            vec![("gsi1pk", s("EMAIL#a@x")), ("gsi1sk", s("#"))],
+        ]
+        .concat(),
+        [user("u2"), vec![("gsi1pk", s("EMAIL#b@x"))]].concat(),
+        user("u3"),
+        vec![("pk", s("LOOSE#x")), ("sk", s("ITEM"))],
+    ];
+    for item in items {
+        put(client, table, &item).await;
+    }
+}
+
+/// The lines of `out` that count items an index does not list.
+fn count_lines(out: &str) -> Vec<&str> {
+    out.lines()
+        .filter(|line| line.contains(" of ") && line.contains(" no "))
+        .collect()
+}
+
+const TEAM_TIMESTAMP: &str = "2 of 4 items have no _timestamp: the type index and the tenant type \
+    index do not list them; run `singletable reindex --type TEAM --all-tenants`";
+const TEAM_TENANT_TYPE: &str = "3 of 4 items have no _tenant_type: the tenant type index does \
+    not list them; run `singletable reindex --type TEAM --all-tenants`";
+const USER_BY_EMAIL: &str = "2 of 3 items have no keys of index ByEmail (gsi1pk, gsi1sk): the \
+    index does not list them, as intended if it is sparse; otherwise run `singletable reindex --type USER`";
+
+#[tokio::test]
+async fn inspect_counts_the_items_an_index_does_not_list_after_their_group() {
+    let (client, table) = fresh_table("cli-gaps").await;
+    seed_unindexed(&client, &table).await;
+    let file = TempFile::new(INDEXED);
+    let out = stdout(&singletable(&[
+        "inspect",
+        "--table",
+        &table,
+        "--file",
+        file.path(),
+    ]));
+    let indented = |line: &str| format!("  {line}");
+    assert_eq!(
+        count_lines(&out),
+        [TEAM_TIMESTAMP, TEAM_TENANT_TYPE, USER_BY_EMAIL].map(indented),
+        "{out}"
+    );
+    // Each type's lines close its group.
+    assert!(
+        out.contains(&format!("  {TEAM_TENANT_TYPE}\n\nUSER (3 items)\n")),
+        "{out}"
+    );
+    assert!(
+        out.ends_with(&format!("  {USER_BY_EMAIL}\n\n8 items\n")),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn inspect_with_a_limit_counts_over_the_items_read() {
+    let (client, table) = fresh_table("cli-gaps-limit").await;
+    seed_unindexed(&client, &table).await;
+    let file = TempFile::new(INDEXED);
+    // The partition's first three teams by sort key: a, b and c.
+    let out = stdout(&singletable(&[
+        "inspect",
+        "--table",
+        &table,
+        "--file",
+        file.path(),
+        "--partition",
+        "TENANT#t1#ORG#o1",
+        "--limit",
+        "3",
+    ]));
+    assert_eq!(
+        count_lines(&out),
+        [
+            "  1 of the 3 items read has no _timestamp: the type index and the tenant type index \
+             do not list it; run `singletable reindex --type TEAM --all-tenants`",
+            "  2 of the 3 items read have no _tenant_type: the tenant type index does not list \
+             them; run `singletable reindex --type TEAM --all-tenants`",
+        ],
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn inspect_as_json_keeps_the_document_and_warns_on_standard_error() {
+    let (client, table) = fresh_table("cli-gaps-json").await;
+    seed_unindexed(&client, &table).await;
+    let file = TempFile::new(INDEXED);
+    let output = singletable(&[
+        "inspect",
+        "--table",
+        &table,
+        "--file",
+        file.path(),
+        "--format",
+        "json",
+    ]);
+    let document = json(&output);
+    let groups: Vec<(&str, usize)> = document
+        .as_object()
+        .expect("an object")
+        .iter()
+        .map(|(name, items)| (name.as_str(), items.as_array().expect("an array").len()))
+        .collect();
+    assert_eq!(groups, [("(no _type)", 1), ("TEAM", 4), ("USER", 3)]);
+    let warnings = String::from_utf8(output.stderr).expect("UTF-8 warnings");
+    assert_eq!(
+        warnings,
+        format!(
+            "warning: TEAM: {TEAM_TIMESTAMP}\nwarning: TEAM: {TEAM_TENANT_TYPE}\n\
+             warning: USER: {USER_BY_EMAIL}\n"
+        )
+    );
+}
+
+#[tokio::test]
+async fn inspect_without_a_file_counts_nothing() {
+    let (client, table) = fresh_table("cli-gaps-nofile").await;
+    seed_unindexed(&client, &table).await;
+    let output = singletable(&["inspect", "--table", &table]);
+    let out = stdout(&output);
+    assert!(out.ends_with("\n8 items\n"), "{out}");
+    assert_eq!(count_lines(&out), Vec::<&str>::new(), "{out}");
+    let output = singletable(&["inspect", "--table", &table, "--format", "json"]);
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}
+
+#[test]
+fn a_tenant_that_is_no_placeholder_is_refused() {
+    let text = INDEXED.replace("tenant = \"tenant_id\"", "tenant = \"tenant\"");
+    let file = TempFile::new(&text);
+    let error = stderr(&singletable(&[
+        "inspect",
+        "--table",
+        "T",
+        "--file",
+        file.path(),
+    ]));
+    assert_eq!(
+        error,
+        format!(
+            "error: {}: entity `TEAM`: tenant `tenant` is not a placeholder of its templates; \
+             placeholders: tenant_id, organization_id, id\n",
+            file.path()
+        )
+    );
+}
+
+#[test]
+fn an_undeclared_index_of_an_entity_is_refused() {
+    let text = INDEXED.replace("indexes = [\"ByEmail\"]", "indexes = [\"ByMail\"]");
+    let file = TempFile::new(&text);
+    let error = stderr(&singletable(&[
+        "inspect",
+        "--table",
+        "T",
+        "--file",
+        file.path(),
+    ]));
+    assert_eq!(
+        error,
+        format!(
+            "error: {}: entity `USER`: index `ByMail` is not a declared `[[index]]`; \
+             declared: ByEmail\n",
+            file.path()
+        )
+    );
 }
 
 #[test]

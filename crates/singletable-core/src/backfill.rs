@@ -45,11 +45,12 @@ use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
 use crate::error::{Error, ItemKey, Result};
-use crate::item::{self, Item, SCHEMA_ATTRIBUTE, TIMESTAMP_ATTRIBUTE, TYPE_ATTRIBUTE};
+use crate::item::{self, Item, TIMESTAMP_ATTRIBUTE, TYPE_ATTRIBUTE};
 use crate::request::{self, sdk_error};
 use crate::schema::Schema;
 use crate::table::{Table, TenantId};
 use crate::write::single::{self, Action, Write};
+use crate::write::unique;
 
 /// DynamoDB's limit on the segments of a parallel scan.
 const MAX_SEGMENTS: u32 = 1_000_000;
@@ -558,6 +559,22 @@ impl<'t, E: Schema> Backfill<'t, E> {
                 Ok(None) => return Ok(Outcome::Current),
                 Err(cause) => return Ok(Outcome::Failed(key, cause)),
             };
+            // A unique value moves only with its guards, which this write does not carry.
+            match unique::guards::<E>(table, &key, Some(&old), Some(&new)) {
+                Ok(guards) if guards.is_empty() => {}
+                Ok(guards) => {
+                    let mut fields: Vec<&str> =
+                        guards.iter().map(|(guard, _)| guard.field).collect();
+                    fields.dedup();
+                    let cause = format!(
+                        "the upgrade changes the unique value of `{}`, whose guard a backfill \
+                         does not move; write the item with `put` or `update`",
+                        fields.join("`, `")
+                    );
+                    return Ok(Outcome::Failed(key, cause));
+                }
+                Err(error) => return Ok(Outcome::Failed(key, error.to_string())),
+            }
             if self.dry_run {
                 return Ok(outcome);
             }
@@ -648,10 +665,9 @@ fn up_to_date<E: Schema>(
     let mut new = old.clone();
     if let Outcome::Upgraded = outcome {
         item::upgrade::<E>(&mut new, key).map_err(|e| e.to_string())?;
-        // As a new write records it: schema 1 by the attribute's absence.
-        if E::SCHEMA > 1 {
-            let schema = AttributeValue::N(E::SCHEMA.to_string());
-            new.insert(SCHEMA_ATTRIBUTE.into(), schema);
+        // As a new write records it.
+        for (attribute, at) in item::schema_attributes::<E>() {
+            new.insert(attribute.into(), at);
         }
     }
     // Only an item that reads as the entity is written back, and its derived attributes are

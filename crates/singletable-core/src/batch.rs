@@ -10,21 +10,32 @@
 //! ([`TableBuilder::entity`](crate::TableBuilder::entity)) and whose key templates cannot
 //! render the key of another declared entity: then no batch write can land on another entity
 //! type's item.
+//!
+//! `BatchWriteItem` cannot carry an audit record with its change either, so the writes of an
+//! `#[entity(audit)]` entity in a batch are each sent as the audited write alone would be — a
+//! transaction of the write and its record, from a consistent read — concurrently with the
+//! rest of the batch: never a write without its record. The writes of an entity with
+//! `#[entity(unique)]` fields are sent the same way, each with the guards of the values it takes
+//! or frees, so a batch never writes such an item without its guards (a value another item
+//! holds leaves that write undone: [`Error::Unprocessed`] names it, with
+//! [`Error::Duplicate`] as the cause).
 
 use std::collections::HashMap;
-use std::marker::PhantomData;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
 use futures::StreamExt;
 
 use crate::error::{Error, ItemKey, Result};
+use crate::expr::Names;
 use crate::item::{self, Item, TYPE_ATTRIBUTE};
+use crate::projection::{self, Projection};
 use crate::request::{self, sdk_error};
 use crate::retry::full_jitter;
 use crate::schema::{EntityKey, Schema};
 use crate::table::Table;
 use crate::tenant::Binding;
+use crate::write::{audited, put};
 
 const MAX_GET_KEYS: usize = 100;
 const MAX_WRITES: usize = 25;
@@ -59,19 +70,6 @@ impl Effort {
     }
 }
 
-/// A batch write cannot carry audit records, which must be written with their change.
-fn refuse_audited<E: Schema>() -> Result<()> {
-    if E::AUDITED {
-        return Err(Error::InvalidRequest {
-            entity: E::TYPE,
-            reason: "a batch write cannot write audit records with its changes; write audited \
-                     entities one by one or in a transaction"
-                .into(),
-        });
-    }
-    Ok(())
-}
-
 /// Writes of several entity types, sent as `BatchWriteItem` requests of up to 25.
 ///
 /// ```ignore
@@ -80,12 +78,31 @@ fn refuse_audited<E: Schema>() -> Result<()> {
 /// batch.send().await?;
 /// ```
 #[must_use = "a batch does nothing until `send()` is awaited"]
-#[derive(Debug)]
 pub struct BatchWrite<'t> {
     table: &'t Table,
     writes: Vec<Write>,
+    audited: Vec<AuditedWrite<'t>>,
     effort: Effort,
     tenant: Binding,
+}
+
+impl std::fmt::Debug for BatchWrite<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchWrite")
+            .field("table", &self.table.name())
+            .field("writes", &self.writes)
+            .field("audited", &self.audited.len())
+            .field("effort", &self.effort)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A write of an audited entity: the audited write (the change and its record in one
+/// transaction), started when the batch is sent.
+struct AuditedWrite<'t> {
+    entity: &'static str,
+    key: ItemKey,
+    run: Box<dyn FnOnce() -> futures::future::BoxFuture<'t, Result<()>> + Send + 't>,
 }
 
 /// One write of a batch, with what names it in errors. (A named type, not a tuple with a
@@ -109,6 +126,7 @@ impl<'t> BatchWrite<'t> {
         BatchWrite {
             table,
             writes: Vec::new(),
+            audited: Vec::new(),
             effort: Effort::default(),
             tenant: Binding::default(),
         }
@@ -117,13 +135,13 @@ impl<'t> BatchWrite<'t> {
     /// The checks every write of `E` passes before it joins the batch.
     fn admit<E: Schema>(&mut self) -> Result<()> {
         crate::tenant::admit::<E>(self.table)?;
-        refuse_audited::<E>()?;
         self.table.check_batch_writes::<E>()?;
         self.tenant.bind::<E>(self.table)
     }
 
-    /// Puts `entity` (create or replace). Versioned and audited entities cannot be written in
-    /// a batch and are refused; write them with `put` or in a [`Transaction`](crate::Transaction).
+    /// Puts `entity` (create or replace). Versioned entities cannot be written in a batch and
+    /// are refused; write them with `put` or in a [`Transaction`](crate::Transaction). An
+    /// audited entity is written with its audit record, in a transaction of its own.
     pub fn put<E: Schema>(&mut self, entity: &E) -> Result<&mut Self> {
         self.admit::<E>()?;
         crate::tenant::check_owner(entity, self.table)?;
@@ -132,6 +150,13 @@ impl<'t> BatchWrite<'t> {
                 entity: E::TYPE,
                 reason: "a batch write cannot check versions; put versioned entities one by one"
                     .into(),
+            });
+        }
+        if audited::from_read::<E>() {
+            let (table, prepared) = (self.table, put::prepare(self.table, entity, None)?);
+            let key = prepared.key.clone();
+            return self.push_audited(E::TYPE, key, move || {
+                Box::pin(audited::put::<E>(table, prepared))
             });
         }
         let key = entity.key().item_key(self.table)?;
@@ -148,10 +173,21 @@ impl<'t> BatchWrite<'t> {
         Ok(self)
     }
 
-    /// Deletes the item at `key`. Audited entities are refused, as in [`put`](Self::put).
+    /// Deletes the item at `key` for good (a `soft_delete` entity's item too). An audited
+    /// entity's delete is written with its audit record.
     pub fn delete<E: Schema>(&mut self, key: E::Key<'_>) -> Result<&mut Self> {
         self.admit::<E>()?;
         let key = key.item_key(self.table)?;
+        if audited::from_read::<E>() {
+            let (table, deleted) = (self.table, key.clone());
+            return self.push_audited(E::TYPE, key, move || {
+                Box::pin(async move {
+                    audited::delete::<E>(table, deleted, None, true)
+                        .await
+                        .map(drop)
+                })
+            });
+        }
         let request = DeleteRequest::builder()
             .set_key(Some(item::key_item(key.clone(), self.table)))
             .build()
@@ -160,6 +196,20 @@ impl<'t> BatchWrite<'t> {
             entity: E::TYPE,
             key,
             request: WriteRequest::builder().delete_request(request).build(),
+        });
+        Ok(self)
+    }
+
+    fn push_audited(
+        &mut self,
+        entity: &'static str,
+        key: ItemKey,
+        run: impl FnOnce() -> futures::future::BoxFuture<'t, Result<()>> + Send + 't,
+    ) -> Result<&mut Self> {
+        self.audited.push(AuditedWrite {
+            entity,
+            key,
+            run: Box::new(run),
         });
         Ok(self)
     }
@@ -179,12 +229,12 @@ impl<'t> BatchWrite<'t> {
 
     /// The number of writes in the batch.
     pub fn len(&self) -> usize {
-        self.writes.len()
+        self.writes.len() + self.audited.len()
     }
 
     /// Whether the batch holds no write.
     pub fn is_empty(&self) -> bool {
-        self.writes.is_empty()
+        self.len() == 0
     }
 
     fn build_error(
@@ -198,11 +248,17 @@ impl<'t> BatchWrite<'t> {
     /// Sends every write. Every chunk runs to its end; fails with [`Error::Unprocessed`] naming
     /// each write that was not confirmed after the retries (every other write is done).
     pub async fn send(self) -> Result<()> {
-        let entity = self.writes.first().map_or("(batch)", |w| w.entity);
+        let entity = self
+            .writes
+            .first()
+            .map(|w| w.entity)
+            .or(self.audited.first().map(|w| w.entity))
+            .unwrap_or("(batch)");
         self.tenant.check(entity, self.table)?;
-        let mut seen = HashMap::with_capacity(self.writes.len());
-        for Write { entity, key, .. } in &self.writes {
-            if seen.insert(key, *entity).is_some() {
+        let mut seen = HashMap::with_capacity(self.len());
+        let named = self.writes.iter().map(|w| (w.entity, &w.key));
+        for (entity, key) in named.chain(self.audited.iter().map(|w| (w.entity, &w.key))) {
+            if seen.insert(key, entity).is_some() {
                 return Err(Error::InvalidRequest {
                     entity,
                     reason: format!("the batch writes {key} twice; DynamoDB refuses that"),
@@ -215,11 +271,18 @@ impl<'t> BatchWrite<'t> {
         while writes.peek().is_some() {
             chunks.push(writes.by_ref().take(MAX_WRITES).collect::<Vec<_>>());
         }
-        let lefts: Vec<Left> = futures::stream::iter(chunks)
+        let batched = futures::stream::iter(chunks)
             .map(|chunk| write_chunk(table, chunk, effort))
             .buffer_unordered(effort.concurrency)
-            .collect()
-            .await;
+            .collect::<Vec<Left>>();
+        // One audited write is two requests (its read and its transaction): as many in flight
+        // as a chunk's worth of them per chunk the batch may send at once.
+        let audited = futures::stream::iter(self.audited)
+            .map(write_audited)
+            .buffer_unordered(effort.concurrency.saturating_mul(MAX_WRITES / 2))
+            .collect::<Vec<Left>>();
+        let (mut lefts, audited) = futures::join!(batched, audited);
+        lefts.extend(audited);
         let mut items = Vec::new();
         let mut cause = None;
         for left in lefts {
@@ -234,6 +297,21 @@ impl<'t> BatchWrite<'t> {
             items,
             cause: cause.map(Box::new),
         })
+    }
+}
+
+/// Sends one audited write; returns it as left, with the cause, when it failed.
+async fn write_audited(write: AuditedWrite<'_>) -> Left {
+    let AuditedWrite { entity, key, run } = write;
+    match run().await {
+        Ok(()) => Left {
+            writes: Vec::new(),
+            cause: None,
+        },
+        Err(error) => Left {
+            writes: vec![(entity, key)],
+            cause: Some(error),
+        },
     }
 }
 
@@ -334,11 +412,16 @@ fn key_of(attributes: &Item, table: &Table) -> Option<ItemKey> {
     })
 }
 
-/// A typed slot of a [`BatchGet`]: hand it to [`BatchGot::take`] for the entity.
+/// A typed slot of a [`BatchGet`]: hand it to [`BatchGot::take`] for the entity (or the
+/// projection, for a slot of [`BatchGet::get_as`]).
 #[derive(Debug)]
-pub struct Slot<E> {
+pub struct Slot<T> {
     index: usize,
-    entity: PhantomData<fn() -> E>,
+    /// The `_type` of the entity read.
+    entity: &'static str,
+    /// Whether a soft-deleted item reads as absent.
+    soft_delete: bool,
+    decode: fn(Item, &Table) -> Result<T>,
 }
 
 /// Reads of several entity types by key, sent as `BatchGetItem` requests of up to 100 keys.
@@ -357,6 +440,8 @@ pub struct BatchGet<'t> {
     keys: Vec<(&'static str, ItemKey)>,
     effort: Effort,
     tenant: Binding,
+    /// The attributes every slot needs: `None` once a slot reads whole items.
+    attributes: Option<Vec<String>>,
 }
 
 /// The items a [`BatchGet`] read, by slot, and the keys it could not read.
@@ -376,18 +461,56 @@ impl<'t> BatchGet<'t> {
             keys: Vec::new(),
             effort: Effort::default(),
             tenant: Binding::default(),
+            attributes: Some(Vec::new()),
         }
     }
 
     /// Adds the item of `E` at `key`; its entity comes back from [`BatchGot::take`].
     pub fn get<E: Schema>(&mut self, key: E::Key<'_>) -> Result<Slot<E>> {
+        let slot = self.add::<E, E>(key, item::decode::<E>)?;
+        self.attributes = None;
+        Ok(slot)
+    }
+
+    /// Adds the projection `P` of the item at `key`; it comes back from [`BatchGot::take`].
+    ///
+    /// A `BatchGetItem` request has one `ProjectionExpression` per table, so the batch asks
+    /// for the attributes of every projection in it, and for whole items as soon as it holds
+    /// one [`get`](Self::get).
+    pub fn get_as<P: Projection>(
+        &mut self,
+        key: <P::Entity as Schema>::Key<'_>,
+    ) -> Result<Slot<P>> {
+        let slot = self.add::<P::Entity, P>(key, projection::decode::<P>)?;
+        let wanted = projection::attributes::<P>(self.table);
+        self.attributes = match (self.attributes.take(), wanted) {
+            (Some(mut attributes), Some(wanted)) => {
+                for attribute in wanted {
+                    if !attributes.contains(&attribute) {
+                        attributes.push(attribute);
+                    }
+                }
+                Some(attributes)
+            }
+            _ => None,
+        };
+        Ok(slot)
+    }
+
+    fn add<E: Schema, T>(
+        &mut self,
+        key: E::Key<'_>,
+        decode: fn(Item, &Table) -> Result<T>,
+    ) -> Result<Slot<T>> {
         crate::tenant::admit::<E>(self.table)?;
         self.tenant.bind::<E>(self.table)?;
         let key = key.item_key(self.table)?;
         self.keys.push((E::TYPE, key));
         Ok(Slot {
             index: self.keys.len() - 1,
-            entity: PhantomData,
+            entity: E::TYPE,
+            soft_delete: E::SOFT_DELETE,
+            decode,
         })
     }
 
@@ -422,8 +545,17 @@ impl<'t> BatchGet<'t> {
             .chunks(MAX_GET_KEYS)
             .map(<[ItemKey]>::to_vec)
             .collect();
+        let projection = self
+            .attributes
+            .filter(|attributes| !attributes.is_empty())
+            .map(|attributes| {
+                let mut names = Names::default();
+                let expression = projection::expression(&attributes, &mut names);
+                (expression, names.names.into_iter().collect())
+            });
+        let projection = projection.as_ref();
         let results: Vec<(Vec<Item>, Vec<ItemKey>)> = futures::stream::iter(chunks)
-            .map(|chunk| get_chunk(table, entity, chunk, effort))
+            .map(|chunk| get_chunk(table, entity, chunk, projection, effort))
             .buffer_unordered(effort.concurrency)
             .collect()
             .await;
@@ -453,16 +585,16 @@ impl<'t> BatchGet<'t> {
 }
 
 impl BatchGot<'_> {
-    /// The entity of `slot`, or `None` when there is no item of `E` at its key;
-    /// [`Error::Unprocessed`] when the key could not be read.
-    pub fn take<E: Schema>(&mut self, slot: Slot<E>) -> Result<Option<E>> {
+    /// The entity (or projection) of `slot`, or `None` when there is no item of its entity at
+    /// its key; [`Error::Unprocessed`] when the key could not be read.
+    pub fn take<T>(&mut self, slot: Slot<T>) -> Result<Option<T>> {
         let Some((_, key)) = self.keys.get(slot.index) else {
             return Ok(None);
         };
         if self.unprocessed.iter().any(|(_, k)| k == key) {
             return Err(Error::Unprocessed {
                 operation: "BatchGetItem",
-                items: vec![(E::TYPE, key.clone())],
+                items: vec![(slot.entity, key.clone())],
                 cause: None,
             });
         }
@@ -475,17 +607,17 @@ impl BatchGot<'_> {
         };
         let Some(item) = item else { return Ok(None) };
         let now = crate::autogen::now().unix_timestamp();
-        let gone =
-            item::is_expired(&item, self.table, now) || (E::SOFT_DELETE && item::is_deleted(&item));
+        let gone = item::is_expired(&item, self.table, now)
+            || (slot.soft_delete && item::is_deleted(&item));
         let typed = item
             .get(TYPE_ATTRIBUTE)
             .and_then(|v| v.as_s().ok())
             .map(String::as_str)
-            == Some(E::TYPE);
+            == Some(slot.entity);
         if gone || !typed {
             return Ok(None);
         }
-        item::decode(item, self.table).map(Some)
+        (slot.decode)(item, self.table).map(Some)
     }
 
     /// The keys that could not be read after the retries, with their entity types.
@@ -500,6 +632,7 @@ async fn get_chunk(
     table: &Table,
     entity: &'static str,
     chunk: Vec<ItemKey>,
+    projection: Option<&(String, HashMap<String, String>)>,
     effort: Effort,
 ) -> (Vec<Item>, Vec<ItemKey>) {
     let mut found = Vec::with_capacity(chunk.len());
@@ -517,6 +650,8 @@ async fn get_chunk(
         }
         let keys = match KeysAndAttributes::builder()
             .set_keys(Some(pending.clone()))
+            .set_projection_expression(projection.map(|(expression, _)| expression.clone()))
+            .set_expression_attribute_names(projection.map(|(_, names)| names.clone()))
             .build()
         {
             Ok(keys) => keys,

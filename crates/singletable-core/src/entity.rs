@@ -14,6 +14,7 @@ use crate::ops;
 use crate::ops::query::{self, Query};
 use crate::ops::soft_delete::Trashed;
 use crate::ops::update::Update;
+use crate::projection::Projection;
 use crate::schema::{EntityKey, PartitionKey, Schema};
 use crate::table::Table;
 
@@ -39,9 +40,12 @@ pub trait Entity: Schema {
     type Query<'t>: From<Query<'t, Self>>;
 
     /// Writes a new item, filling auto-generated fields; fails with [`Error::AlreadyExists`]
-    /// (leaving the stored item untouched) when the key is taken. Returns the full entity.
+    /// (leaving the stored item untouched) when the key is taken, and with
+    /// [`Error::Duplicate`] (writing nothing) when a `#[entity(unique)]` value is another
+    /// item's. Returns the full entity.
     ///
     /// [`Error::AlreadyExists`]: crate::Error::AlreadyExists
+    /// [`Error::Duplicate`]: crate::Error::Duplicate
     fn create(table: &Table, new: Self::New) -> impl Future<Output = Result<Self>> + Send {
         ops::create::create(table, new)
     }
@@ -50,6 +54,20 @@ pub trait Entity: Schema {
     fn get(table: &Table, key: Self::Key<'_>) -> impl Future<Output = Result<Option<Self>>> + Send {
         // The key is rendered when awaited, inside the caller's tenant scope.
         async move { ops::get::get::<Self>(table, key.item_key(table), false).await }
+    }
+
+    /// Reads the projection `P` of the item at `key`, or `None`: only `P`'s fields (and what
+    /// the read's guards need) are returned, under the guards of [`get`](Self::get).
+    ///
+    /// ```ignore
+    /// let name: Option<TeamName> = Team::get_as::<TeamName>(&table, key).await?;
+    /// ```
+    fn get_as<P: Projection<Entity = Self>>(
+        table: &Table,
+        key: Self::Key<'_>,
+    ) -> impl Future<Output = Result<Option<P>>> + Send {
+        // The key is rendered when awaited, inside the caller's tenant scope.
+        async move { ops::get::get_projected::<P>(table, key.item_key(table)).await }
     }
 
     /// Like [`get`](Self::get), returning a soft-deleted item too.
@@ -154,6 +172,34 @@ pub trait Entity: Schema {
         Self::Key<'t>: 't,
     {
         Self::Update::from(Update::new(table, Later::new(move |t| key.item_key(t))))
+    }
+
+    /// Starts an upsert: the update of the item at `new`'s key, or, where there is none, the
+    /// creation of `new` with the update applied to it — in one request, so concurrent upserts
+    /// of one item never fail with `AlreadyExists` or lose a change.
+    ///
+    /// The builder is the entity's update builder. Fields it sets are written either way, and
+    /// `add_*` on a missing item starts from zero; every other field of `new`, with the
+    /// auto-generated ones (ids, creation timestamps, counts), is written only when the item is
+    /// created. On-update timestamps are set either way, and `_timestamp` keeps the creation
+    /// time. A versioned entity's version moves on with every upsert, so an item an upsert
+    /// created is at version 1. An item of another type or a soft-deleted one is left alone
+    /// ([`Error::ConditionFailed`](crate::Error::ConditionFailed)); a `condition` is checked
+    /// against the stored item, so on a missing item its comparisons are false. In a
+    /// [`Transaction`](crate::Transaction), add it with `update`.
+    ///
+    /// ```ignore
+    /// // One request: creates the counter at 1, or adds 1 to it.
+    /// let hits = Counter::upsert(&table, NewCounter { name: "hits".into(), count: 0 })
+    ///     .add_count(1)
+    ///     .send()
+    ///     .await?;
+    /// ```
+    fn upsert<'t>(table: &'t Table, new: Self::New) -> Self::Update<'t>
+    where
+        Self::New: Send + 't,
+    {
+        Self::Update::from(Update::upsert(table, new))
     }
 
     /// Starts a query of this entity's items in one partition. Items of other entities that

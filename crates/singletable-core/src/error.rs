@@ -32,6 +32,18 @@ pub enum Error {
         key: ItemKey,
     },
 
+    /// A write would give an `#[entity(unique)]` field a value another item of the entity (of
+    /// the same tenant, for a tenant-scoped entity) holds; nothing was written.
+    #[error("{entity}: `{field}` `{value}` is taken by another item")]
+    Duplicate {
+        /// The entity type (its `_type`) the operation was on.
+        entity: &'static str,
+        /// The unique field, by its stored name.
+        field: &'static str,
+        /// The value, as key text.
+        value: String,
+    },
+
     /// The operation needs an existing item and there is none; nothing was written.
     #[error("{entity} {key} does not exist")]
     NotFound {
@@ -222,6 +234,19 @@ pub enum Error {
         /// The cause.
         #[source]
         source: Box<aws_sdk_dynamodb::Error>,
+    },
+
+    /// An item's `_type` is not the type of any entity of a table schema (or it has none).
+    #[error("{schema}: item {key} has {}, which is not one of its types ({})", found.as_deref().map_or("no `_type`".to_owned(), |t| format!("`_type` `{t}`")), expected.join(", "))]
+    UnknownType {
+        /// The table schema: the enum deriving `TableSchema`.
+        schema: &'static str,
+        /// The key of the item.
+        key: ItemKey,
+        /// The item's `_type`; `None` when it has none.
+        found: Option<String>,
+        /// The `_type`s of the schema's entities.
+        expected: &'static [&'static str],
     },
 }
 

@@ -34,6 +34,13 @@ pub const WRITE_ATTRIBUTE: &str = "_write";
 /// The attribute recording the entity schema version an item was written with; items of
 /// schema 1 do not carry it.
 pub const SCHEMA_ATTRIBUTE: &str = "_schema";
+/// The attribute recording the oldest schema version that can read an item, on items of a
+/// schema declared compatible with older ones.
+pub const MIN_SCHEMA_ATTRIBUTE: &str = "_min_schema";
+/// The attribute of a unique field's guard item naming the item that holds its value: a map
+/// `{pk, sk}` of that item's key (see [`UNIQUE_TYPE`]).
+pub const OWNER_ATTRIBUTE: &str = "_owner";
+pub use crate::schema::UNIQUE_TYPE;
 
 /// Whether `name` is an attribute the library keeps on items of its own.
 pub(crate) fn is_internal(name: &str) -> bool {
@@ -46,6 +53,7 @@ pub(crate) fn is_internal(name: &str) -> bool {
             | DELETED_BY_ATTRIBUTE
             | REVISION_ATTRIBUTE
             | SCHEMA_ATTRIBUTE
+            | MIN_SCHEMA_ATTRIBUTE
             | WRITE_ATTRIBUTE
     )
 }
@@ -91,12 +99,11 @@ pub fn encode<E: Schema>(
         (TIMESTAMP_ATTRIBUTE, AttributeValue::S(timestamp)),
     ];
     // Schema 1 is recorded by the attribute's absence, which keeps the common item plain.
-    if E::SCHEMA > 1 {
-        let schema = AttributeValue::N(E::SCHEMA.to_string());
-        if item.insert(SCHEMA_ATTRIBUTE.into(), schema).is_some() {
+    for (attribute, at) in schema_attributes::<E>() {
+        if item.insert(attribute.into(), at).is_some() {
             return Err(Error::ReservedAttribute {
                 entity: E::TYPE,
-                attribute: SCHEMA_ATTRIBUTE.into(),
+                attribute: attribute.into(),
             });
         }
     }
@@ -155,6 +162,16 @@ pub(crate) fn derived<'t, E: Schema>(
     Ok(derived)
 }
 
+/// The schema attributes an item of `E` is written with: `_schema` above schema 1, and
+/// `_min_schema` when older schemas can read it.
+pub(crate) fn schema_attributes<E: Schema>() -> impl Iterator<Item = (&'static str, AttributeValue)>
+{
+    let number = |n: u32| AttributeValue::N(n.to_string());
+    let schema = (E::SCHEMA > 1).then(|| (SCHEMA_ATTRIBUTE, number(E::SCHEMA)));
+    let min = (E::COMPATIBLE < E::SCHEMA).then(|| (MIN_SCHEMA_ATTRIBUTE, number(E::COMPATIBLE)));
+    schema.into_iter().chain(min)
+}
+
 /// DynamoDB's limit on an item's size, in bytes.
 pub(crate) const MAX_ITEM_SIZE: usize = 400 * 1024;
 
@@ -194,15 +211,7 @@ pub fn decode<E: Schema>(mut item: Item, table: &Table) -> Result<E> {
         pk: take_string(table.partition_key()),
         sk: take_string(table.sort_key()),
     };
-    let item_type = take_string(TYPE_ATTRIBUTE);
-    if item_type != E::TYPE {
-        return Err(Error::Decode {
-            entity: E::TYPE,
-            key,
-            field: TYPE_ATTRIBUTE.into(),
-            message: format!("the item is a `{item_type}`, not a `{}`", E::TYPE),
-        });
-    }
+    check_type::<E>(&take_string(TYPE_ATTRIBUTE), &key)?;
     upgrade::<E>(&mut item, &key)?;
     item.remove(TIMESTAMP_ATTRIBUTE);
     item.remove(TENANT_TYPE_ATTRIBUTE);
@@ -230,6 +239,19 @@ pub fn decode<E: Schema>(mut item: Item, table: &Table) -> Result<E> {
     Ok(entity)
 }
 
+/// Refuses to read an item whose `_type` (`found`) is not `E`'s as an `E`.
+pub(crate) fn check_type<E: Schema>(found: &str, key: &ItemKey) -> Result<()> {
+    if found == E::TYPE {
+        return Ok(());
+    }
+    Err(Error::Decode {
+        entity: E::TYPE,
+        key: key.clone(),
+        field: TYPE_ATTRIBUTE.into(),
+        message: format!("the item is a `{found}`, not a `{}`", E::TYPE),
+    })
+}
+
 /// The schema version `item` was written with.
 pub(crate) fn schema_of(item: &Item) -> Option<u32> {
     match item.get(SCHEMA_ATTRIBUTE) {
@@ -251,9 +273,26 @@ pub(crate) fn upgrade<E: Schema>(item: &mut Item, key: &ItemKey) -> Result<()> {
     let stored =
         schema_of(item).ok_or_else(|| failed("the schema version is not a number".into()))?;
     item.remove(SCHEMA_ATTRIBUTE);
+    let readable_from = match item.remove(MIN_SCHEMA_ATTRIBUTE) {
+        None => stored,
+        Some(value) => value
+            .as_n()
+            .ok()
+            .and_then(|n| n.parse::<u32>().ok())
+            .ok_or_else(|| failed(format!("`{MIN_SCHEMA_ATTRIBUTE}` is not a number")))?,
+    };
     if stored > E::SCHEMA {
+        // Written by a newer build: readable as it is only where that build said so.
+        if readable_from <= E::SCHEMA {
+            return Ok(());
+        }
+        let compatible = match readable_from < stored {
+            true => format!(" (readable from schema {readable_from})"),
+            false => String::new(),
+        };
         return Err(failed(format!(
-            "the item was written with schema {stored}, and this build knows schema {} at most",
+            "the item was written with schema {stored}{compatible}, and this build knows \
+             schema {} at most",
             E::SCHEMA
         )));
     }

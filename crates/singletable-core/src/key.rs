@@ -3,7 +3,7 @@
 use singletable_keys::{KeyError, KeyPart, Template};
 
 use crate::error::{Error, ItemKey, Result};
-use crate::schema::Schema;
+use crate::schema::{unique_segments, Schema, UNIQUE_TYPE};
 
 /// DynamoDB's limits on key attribute values, in bytes.
 const MAX_PARTITION_KEY: usize = 2048;
@@ -56,6 +56,27 @@ pub fn render_sort<E: Schema>(
     separator: char,
 ) -> Result<String> {
     render::<E>(template, values, separator, MAX_SORT_KEY)
+}
+
+/// The key of the guard item of `value`, a value of `E`'s unique field `field` held by an item
+/// of `tenant` (for a tenant-scoped entity), laid out as [`UNIQUE_TYPE`] says. The value (and
+/// the tenant) are checked as every key value is.
+pub(crate) fn render_unique<E: Schema>(
+    field: &str,
+    tenant: Option<&str>,
+    value: &str,
+    separator: char,
+) -> Result<ItemKey> {
+    let segments = unique_segments(E::TYPE, field, tenant.is_some());
+    let template = Template::from_segments("", &segments);
+    let values: Vec<&dyn KeyPart> = match &tenant {
+        Some(tenant) => vec![tenant, &value],
+        None => vec![&value],
+    };
+    Ok(ItemKey {
+        pk: render::<E>(&template, &values, separator, MAX_PARTITION_KEY)?,
+        sk: UNIQUE_TYPE.to_owned(),
+    })
 }
 
 fn render<E: Schema>(

@@ -15,6 +15,7 @@ pub(crate) const LAYERS: &[(&str, u8)] = &[
     ("item", 3),
     ("key", 3),
     ("later", 3),
+    ("projection", 3),
     ("tenant", 3),
     ("request", 4),
     ("write", 5),
@@ -24,7 +25,9 @@ pub(crate) const LAYERS: &[(&str, u8)] = &[
     ("batch", 6),
     ("collection", 6),
     ("ops", 6),
+    ("table_schema", 6),
     ("transaction", 6),
+    ("transaction_get", 6),
     ("entity", 7),
 ];
 

@@ -12,11 +12,11 @@
 //! 1. leaf types: `error`, `codec` (the stored item), `expr`, `cursor`, `retry`, `autogen`,
 //!    `timestamp`;
 //! 2. the table and the description of an entity: `table`, `schema`;
-//! 3. keys, items and tenancy of an entity: `key`, `item`, `tenant`, `later`;
+//! 3. keys, items and tenancy of an entity: `key`, `item`, `tenant`, `later`, `projection`;
 //! 4. the request layer, through which every request is sent: `request`;
 //! 5. write plans and their guards: `write`;
-//! 6. operations and composites: `ops`, `batch`, `transaction`, `audit`, `backfill`,
-//!    `collection`, `admin`;
+//! 6. operations and composites: `ops`, `batch`, `transaction`, `transaction_get`, `audit`,
+//!    `backfill`, `collection`, `admin`, `table_schema`;
 //! 7. the facade users call and generated code implements: `entity`.
 
 // 1
@@ -34,6 +34,7 @@ mod table;
 pub mod item;
 mod key;
 mod later;
+mod projection;
 pub mod tenant;
 // 4
 mod request;
@@ -46,7 +47,9 @@ mod backfill;
 mod batch;
 mod collection;
 mod ops;
+mod table_schema;
 mod transaction;
+mod transaction_get;
 // 7
 mod entity;
 
@@ -63,21 +66,27 @@ pub use error::{CancelReason, CursorError, Error, ItemKey, Result};
 pub use expr::{Condition, Field};
 #[doc(hidden)]
 pub use later::Later;
-pub use ops::query::{Page, Query, SortKey};
+pub use ops::query::{Page, Projected, Query, SortKey};
 pub use ops::soft_delete::Trashed;
 pub use ops::update::Update;
+pub use projection::Projection;
 pub use retry::RetryPolicy;
 pub use schema::{EntityKey, IndexKeys, PartitionKey, Schema};
 pub use singletable_keys::{self as keys, FromKeyPart, KeyPart, Template};
 pub use table::{Index, Table, TableBuilder};
+pub use table_schema::{CountByType, TableSchema};
 pub use tenant::TenantId;
 pub use transaction::Transaction;
+pub use transaction_get::{TransactionGet, TransactionGot, TransactionSlot};
 
 /// What generated code calls. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::autogen::{Counter, Expiry, GenerateId, GenerateTimestamp};
     pub use crate::collection::{by_relation, by_type, children, partition_mismatch};
+    pub use crate::table_schema::{
+        clash, decode_variant, type_index, unknown_type, Member, TableSchema, Variant,
+    };
     pub use crate::tenant::TenantId;
 
     /// The current tenant, for an operation on the tenant-scoped `E`.
@@ -89,10 +98,11 @@ pub mod __private {
     pub use crate::key::{
         render_index, render_index_partition, render_key, render_partition, render_sort,
     };
+    pub use crate::projection::{same_type, stored_as};
     pub use crate::{
         Collection, Condition, Entity, EntityKey, Error, Field, IndexKeys, ItemKey, Joinable,
-        KeyPart, Later, Page, PartitionKey, Pool, Query, Result, Schema, SerializeWith, SortKey,
-        Table, Template, Update,
+        KeyPart, Later, Page, PartitionKey, Pool, Projected, Projection, Query, Result, Schema,
+        SerializeWith, SortKey, Table, Template, Update,
     };
     pub use futures::Stream;
     pub use singletable_keys::{prefix_upper_bound, Segment};
@@ -102,6 +112,14 @@ pub mod __private {
     /// is reported at the field's type.
     pub fn key_part<T: KeyPart>(value: &T) -> &dyn KeyPart {
         value
+    }
+
+    /// A unique field's value as key text; generic so that a field type that is not a key part
+    /// is reported at the field's type.
+    pub fn unique_value<T: KeyPart>(value: &T) -> ::std::string::String {
+        let mut text = ::std::string::String::new();
+        value.write_key_part(&mut text);
+        text
     }
 
     /// Gives a generated `<Entity>Query` wrapper the builder and run methods of [`Query`].
@@ -165,6 +183,19 @@ pub mod __private {
                 ) -> impl $crate::__private::Stream<Item = $crate::Result<$entity>> + Send + 't
                 {
                     self.0.stream()
+                }
+
+                /// The number of matching items (the length `all` would return), counted by
+                /// DynamoDB over every page without returning them.
+                pub async fn count(self) -> $crate::Result<usize> {
+                    self.0.count().await
+                }
+
+                /// Reads the projection `P` of each item instead of the whole entity.
+                pub fn project<P: $crate::Projection<Entity = $entity>>(
+                    self,
+                ) -> $crate::Projected<'t, P> {
+                    self.0.project()
                 }
 
                 /// The untyped query underneath.

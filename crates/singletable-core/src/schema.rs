@@ -4,7 +4,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use singletable_keys::Template;
+use singletable_keys::{Segment, Template};
 use time::OffsetDateTime;
 
 use crate::codec::Item;
@@ -43,12 +43,26 @@ pub trait Schema: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     /// The stored names of the fields the key templates are made of (the tenant field
     /// included). No update may set them: the item would no longer match its key.
     const KEY_FIELDS: &'static [&'static str] = &[];
+    /// Each field's Rust name and the attribute serde stores it under (`""` for a field serde
+    /// skips), which `#[derive(Projection)]` checks a projection's names against.
+    #[doc(hidden)]
+    const STORED_FIELDS: &'static [(&'static str, &'static str)] = &[];
     /// Whether every write also writes an audit record, in the same transaction
     /// (`#[entity(audit)]`).
     const AUDITED: bool = false;
+    /// The stored names of the `#[entity(unique)]` fields: no two items of the entity (of one
+    /// tenant, for a tenant-scoped entity) hold the same value in one of them, which a guard
+    /// item per value ensures (see [`UNIQUE_TYPE`]).
+    const UNIQUE: &'static [&'static str] = &[];
     /// The version of the item layout this struct reads and writes (`#[entity(schema = N)]`;
     /// 1 when not declared). Items record the version they were written with.
     const SCHEMA: u32 = 1;
+    /// The oldest schema version whose builds can read items written at this one
+    /// (`#[entity(schema = 3, compatible = 2)]`: the change since schema 2 only added fields
+    /// that older builds may ignore). Such items record it, so that during a rolling deploy a
+    /// build that knows schema 2 reads them as they are, while it still refuses items of an
+    /// incompatible newer schema. [`SCHEMA`](Self::SCHEMA) when not declared.
+    const COMPATIBLE: u32 = Self::SCHEMA;
 
     /// Brings a stored item of schema `from` to schema `from + 1`, in place (the
     /// `#[entity(upgrade = f)]` function). Reads apply it to every older item before decoding,
@@ -101,8 +115,63 @@ pub trait Schema: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
         Ok(Vec::new())
     }
 
+    /// Each of [`UNIQUE`](Self::UNIQUE)'s fields, in order, with its value as key text (`None`
+    /// for an `Option` field holding none, which holds no value). The text is checked as key
+    /// values are when its guard's key is rendered.
+    #[doc(hidden)]
+    fn unique_values(&self) -> Vec<(&'static str, Option<String>)> {
+        Vec::new()
+    }
+
     /// The key of this entity, borrowed from its fields.
     fn key(&self) -> Self::Key<'_>;
+}
+
+/// The `_type` of the guard items that keep the values of `#[entity(unique)]` fields unique, and
+/// their sort key.
+///
+/// A guard item holds one value of one unique field, and names the item that holds it:
+///
+/// | attribute | value |
+/// |---|---|
+/// | partition key | `_UNIQUE#<TYPE>#<field>#<value>`, after `TENANT#<tenant>#` for a tenant-scoped entity (joined with the table's separator; `<field>` is the stored name) |
+/// | sort key | `_UNIQUE` |
+/// | `_type` | `_UNIQUE` |
+/// | `_owner` | the key of the item holding the value: a map `{pk, sk}` |
+/// | the table's time-to-live attribute | the owner's expiry, when it has one |
+///
+/// Entity types cannot start with `_` (the derive refuses them), so no entity's item carries
+/// this `_type`: every conditional write of an entity, which holds only over its own type, leaves
+/// guards alone, and a guard write holds only over a guard. A batch writes without conditions, so
+/// it refuses an entity whose key templates could render a guard's key.
+pub const UNIQUE_TYPE: &str = "_UNIQUE";
+
+/// The partition key template of the guards of `entity`'s unique field `field` (its stored
+/// name), as [`UNIQUE_TYPE`] lays it out: the tenant (for a tenant-scoped entity), then the value.
+pub(crate) fn unique_segments<'a>(
+    entity: &'a str,
+    field: &'a str,
+    tenant_scoped: bool,
+) -> Vec<Segment<'a>> {
+    let mut segments = Vec::with_capacity(11);
+    if tenant_scoped {
+        segments.extend([
+            Segment::Literal("TENANT"),
+            Segment::Separator,
+            Segment::Param("tenant"),
+            Segment::Separator,
+        ]);
+    }
+    segments.extend([
+        Segment::Literal(UNIQUE_TYPE),
+        Segment::Separator,
+        Segment::Literal(entity),
+        Segment::Separator,
+        Segment::Literal(field),
+        Segment::Separator,
+        Segment::Param(field),
+    ]);
+    segments
 }
 
 /// The key templates an entity declares for one secondary index of the table.

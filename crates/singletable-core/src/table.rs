@@ -6,13 +6,13 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::Client;
 
-use singletable_keys::Template;
+use singletable_keys::{Segment, Template};
 
 use std::collections::HashMap;
 
 use crate::error::{Error, ItemKey, Result};
 use crate::retry::RetryPolicy;
-use crate::schema::Schema;
+use crate::schema::{unique_segments, Schema, UNIQUE_TYPE};
 
 /// Who is writing: what the table's audit context provider returns for each audited write.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -104,6 +104,9 @@ struct Declared {
     name: &'static str,
     partition_key: &'static Template<'static>,
     sort_key: &'static Template<'static>,
+    /// Its unique fields' stored names, and whether it is tenant-scoped: where its guards live.
+    unique: &'static [&'static str],
+    tenant_scoped: bool,
     collides_with: Vec<&'static str>,
 }
 
@@ -473,6 +476,8 @@ impl TableBuilder {
                 name: E::TYPE,
                 partition_key: E::PARTITION_KEY,
                 sort_key: E::SORT_KEY,
+                unique: E::UNIQUE,
+                tenant_scoped: E::TENANT_FIELD.is_some(),
                 collides_with: Vec::new(),
             });
         }
@@ -519,6 +524,34 @@ impl TableBuilder {
                 })
                 .map(|(name, _, _)| *name)
                 .collect();
+        }
+        // The guards of unique values are items too: an entity whose keys could render a
+        // guard's key must not be batch-written either.
+        let guard_sort = [Segment::Literal(UNIQUE_TYPE)];
+        let guard_sort = Template::from_segments(UNIQUE_TYPE, &guard_sort);
+        let guards: Vec<Vec<Segment<'static>>> = self
+            .inner
+            .entities
+            .iter()
+            .flat_map(|e| {
+                e.unique
+                    .iter()
+                    .map(|field| unique_segments(e.name, field, e.tenant_scoped))
+            })
+            .collect();
+        for declared in &mut self.inner.entities {
+            let renders_a_guard = guards.iter().any(|segments| {
+                singletable_keys::keys_may_collide(
+                    (declared.partition_key, declared.sort_key),
+                    (&Template::from_segments("", segments), &guard_sort),
+                    separator,
+                )
+            });
+            if renders_a_guard {
+                declared
+                    .collides_with
+                    .push("the guards of unique values (`_UNIQUE`)");
+            }
         }
         Table {
             inner: Arc::new(self.inner),

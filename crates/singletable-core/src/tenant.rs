@@ -217,9 +217,15 @@ pub(crate) fn of_key<E: Schema>(key: &ItemKey, table: &Table) -> Result<TenantId
 
 /// Refuses an entity of a tenant other than the current one.
 pub(crate) fn check_owner<E: Schema>(entity: &E, table: &Table) -> Result<()> {
-    let Some(owner) = entity.tenant() else {
-        return Ok(());
-    };
+    match entity.tenant() {
+        Some(owner) => check_tenant::<E>(owner, table),
+        None => Ok(()),
+    }
+}
+
+/// Refuses `owner`, the tenant an item or entity of `E` says it belongs to, unless it is the
+/// current tenant.
+pub(crate) fn check_tenant<E: Schema>(owner: &str, table: &Table) -> Result<()> {
     let current = required::<E>(table)?;
     if owner == current.as_str() {
         return Ok(());

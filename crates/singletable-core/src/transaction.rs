@@ -1,11 +1,13 @@
 //! Transactions: up to 100 creates, puts, updates, deletes and condition checks on any entities,
 //! applied all together or not at all.
 //!
-//! A write of an `#[entity(audit)]` entity brings its audit record into the same transaction.
-//! Its old values need the item as stored, so such a write is made at `send`, from a consistent
-//! read; when another writer changes the item between that read and the transaction, `send`
-//! reads and tries again (unless the transaction has an idempotency token, which a changed
-//! request would not match).
+//! A write of an `#[entity(audit)]` entity brings its audit record into the same transaction,
+//! and a write of an entity with `#[entity(unique)]` fields the guards of the values it takes or
+//! frees. Old values need the item as stored, so such a write is made at `send`, from a
+//! consistent read (a create needs none, and is made at once); when another writer changes the
+//! item between that read and the transaction, `send` reads and tries again (unless the
+//! transaction has an idempotency token, which a changed request would not match). A value
+//! another item holds cancels the transaction with [`Error::Duplicate`].
 
 use std::collections::HashMap;
 
@@ -14,13 +16,13 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem}
 
 use crate::error::{CancelReason, Error, ItemKey, Result};
 use crate::expr::{Condition, Names};
-use crate::item::{self, Item, TYPE_ATTRIBUTE};
+use crate::item::{self, Item, TYPE_ATTRIBUTE, UNIQUE_TYPE};
 use crate::ops::update::Update;
 use crate::request::{self, sdk_error};
 use crate::schema::{EntityKey, Schema};
 use crate::table::Table;
 use crate::tenant::Binding;
-use crate::write::audited as audit;
+use crate::write::audited::{self as audit, Part};
 use crate::write::record::AUDIT_TYPE;
 use crate::write::single::{self, Write};
 use crate::write::{condition, put};
@@ -52,14 +54,16 @@ struct Entry<'t> {
     key: ItemKey,
     /// The position of the caller's action this entry belongs to.
     index: usize,
-    /// Whether this is the audit record of that action (an audited create's).
-    record: bool,
+    /// What the entry is to that action: its write, or its audit record or a unique guard (an
+    /// audited or unique create's, made at once).
+    part: Part,
     action: Action<'t>,
 }
 
 enum Action<'t> {
     Ready(Box<TransactWriteItem>),
-    /// A write of an audited entity, with its record: made at `send` from the item as read.
+    /// A write of an audited entity or one with unique fields, with its record and guards: made
+    /// at `send` from the item as read.
     Audited(audit::Deferred<'t>),
 }
 
@@ -67,7 +71,7 @@ impl std::fmt::Debug for Entry<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let action: &dyn std::fmt::Debug = match &self.action {
             Action::Ready(item) => item,
-            Action::Audited(_) => &"(audited write, made at send)",
+            Action::Audited(_) => &"(write made at send, from a read)",
         };
         f.debug_struct("Entry")
             .field("entity", &self.entity)
@@ -102,16 +106,15 @@ impl<'t> Transaction<'t> {
         let entity = E::from_new(new, now, self.table)?;
         let key = entity.key().item_key(self.table)?;
         let item = item::encode(&entity, key.clone(), now, self.table)?;
-        if E::AUDITED {
-            // A create needs no read: there is no old item, so its record is made now.
+        if audit::from_read::<E>() {
+            // A create needs no read: there is no old item, so its record and guards are made
+            // now.
             let plan = audit::create_plan::<E>(self.table, item);
-            let writes = audit::deferred::<E, _>(self.table, key.clone(), plan)(None)?;
-            for (i, write) in writes.into_iter().enumerate() {
-                let (entity, key, record) = match i {
-                    0 => (E::TYPE, key.clone(), false),
-                    _ => (AUDIT_TYPE, self.key_of(&write), true),
-                };
-                self.push_entry(entity, key, record, Action::Ready(Box::new(write)));
+            let writes = audit::deferred::<E, _>(self.table, key, plan)(None)?;
+            for made in writes {
+                let entity = entity_of(E::TYPE, &made.part);
+                let action = Action::Ready(Box::new(made.item));
+                self.push_entry(entity, made.key, made.part, action);
             }
             return Ok(entity);
         }
@@ -135,7 +138,7 @@ impl<'t> Transaction<'t> {
         user: Option<Condition<E>>,
     ) -> Result<&mut Self> {
         let prepared = put::prepare(self.table, entity, user.as_ref())?;
-        if E::AUDITED {
+        if audit::from_read::<E>() {
             let key = prepared.key.clone();
             self.defer::<E, _>(key, audit::put_plan::<E>(self.table, prepared));
             return Ok(self);
@@ -158,7 +161,7 @@ impl<'t> Transaction<'t> {
         update: impl Into<Update<'u, E>>,
     ) -> Result<&mut Self> {
         let plan = update.into().plan()?;
-        if E::AUDITED {
+        if audit::from_read::<E>() {
             let key = plan.key.clone();
             self.defer::<E, _>(key, audit::update_plan(plan));
             return Ok(self);
@@ -178,13 +181,14 @@ impl<'t> Transaction<'t> {
 
     /// Deletes the item of `E` at `key` (an absent item is no failure). A `soft_delete` entity's
     /// item is marked deleted instead, as [`Entity::delete`](crate::Entity::delete) does; unless the entity is also
-    /// audited (its write is then made from a read), the mark needs a live item there, and the
-    /// transaction is canceled otherwise.
+    /// audited or has unique fields (its write is then made from a read), the mark needs a live
+    /// item there, and the transaction is canceled otherwise. The delete of an item with unique
+    /// fields frees its values (a soft delete keeps them until the item is purged).
     pub fn delete<E: Schema>(&mut self, key: E::Key<'_>) -> Result<&mut Self> {
         crate::tenant::admit::<E>(self.table)?;
         self.tenant.bind::<E>(self.table)?;
         let key = key.item_key(self.table)?;
-        if E::AUDITED {
+        if audit::from_read::<E>() {
             let table = self.table;
             match E::SOFT_DELETE {
                 true => {
@@ -237,7 +241,7 @@ impl<'t> Transaction<'t> {
         Ok(self)
     }
 
-    /// The number of actions so far (audit records not counted).
+    /// The number of actions so far (audit records and unique guards not counted).
     pub fn len(&self) -> usize {
         self.next_index()
     }
@@ -249,43 +253,34 @@ impl<'t> Transaction<'t> {
 
     /// The position the next action of the caller takes.
     fn next_index(&self) -> usize {
-        self.actions
-            .last()
-            .map_or(0, |entry| entry.index + usize::from(!entry.record))
+        // Every entry belongs to an action: the last one's, if it is a record or a guard.
+        self.actions.last().map_or(0, |entry| entry.index + 1)
     }
 
     /// Adds a write, made by the same plans the single operations send.
     fn push_write(&mut self, write: Write) -> Result<()> {
         let (entity, key) = (write.entity, write.key.clone());
         let action = write.into_transact(self.table)?;
-        self.push_entry(entity, key, false, Action::Ready(Box::new(action)));
+        self.push_entry(entity, key, Part::Item, Action::Ready(Box::new(action)));
         Ok(())
     }
 
     fn push(&mut self, entity: &'static str, key: ItemKey, action: TransactWriteItem) {
-        self.push_entry(entity, key, false, Action::Ready(Box::new(action)));
+        self.push_entry(entity, key, Part::Item, Action::Ready(Box::new(action)));
     }
 
-    fn push_entry(&mut self, entity: &'static str, key: ItemKey, record: bool, action: Action<'t>) {
-        let index = match record {
-            true => self.next_index().saturating_sub(1),
-            false => self.next_index(),
+    fn push_entry(&mut self, entity: &'static str, key: ItemKey, part: Part, action: Action<'t>) {
+        let index = match part {
+            Part::Item => self.next_index(),
+            _ => self.next_index().saturating_sub(1),
         };
         self.actions.push(Entry {
             entity,
             key,
             index,
-            record,
+            part,
             action,
         });
-    }
-
-    /// The key of the item a put writes.
-    fn key_of(&self, write: &TransactWriteItem) -> ItemKey {
-        write
-            .put()
-            .map(|put| item::item_key_of(put.item(), self.table))
-            .unwrap_or_default()
     }
 
     fn defer<E: Schema, T>(
@@ -294,7 +289,7 @@ impl<'t> Transaction<'t> {
         plan: impl FnMut(Option<&Item>) -> Result<audit::Step<T>> + Send + 't,
     ) {
         let deferred = audit::deferred::<E, T>(self.table, key.clone(), plan);
-        self.push_entry(E::TYPE, key, false, Action::Audited(deferred));
+        self.push_entry(E::TYPE, key, Part::Item, Action::Audited(deferred));
     }
 
     fn build_error(
@@ -306,13 +301,21 @@ impl<'t> Transaction<'t> {
     }
 
     /// Applies every action, or none. Refused before sending: more than 100 actions (audit
-    /// records included), or two actions on one item. A cancellation gives
-    /// [`Error::TransactionCanceled`] with the reason of each failing action.
+    /// records and unique guards included), or two actions on one item. A cancellation gives
+    /// [`Error::TransactionCanceled`] with the reason of each failing action, or
+    /// [`Error::Duplicate`] when a unique value is another item's.
     pub async fn send(mut self) -> Result<()> {
         let entity = self.actions.first().map_or("(transaction)", |e| e.entity);
         self.tenant.check(entity, self.table)?;
-        for (i, entry) in self.actions.iter().enumerate() {
-            if self.actions[..i].iter().any(|other| other.key == entry.key) {
+        // Before the reads: the caller's own actions (their records and guards are checked
+        // once made).
+        let own = |entry: &&Entry| matches!(entry.part, Part::Item);
+        for (i, entry) in self.actions.iter().enumerate().filter(|(_, e)| own(e)) {
+            if self.actions[..i]
+                .iter()
+                .filter(own)
+                .any(|other| other.key == entry.key)
+            {
                 return Err(Error::InvalidRequest {
                     entity: entry.entity,
                     reason: format!(
@@ -334,10 +337,11 @@ impl<'t> Transaction<'t> {
         let mut attempt = 0;
         loop {
             let (labels, items, reads) = self.items(attempts > 1).await?;
+            taken_twice(&labels)?;
             if items.len() > MAX_ACTIONS {
                 return Err(Error::Limit {
                     entity,
-                    what: "actions in a transaction (audit records included)",
+                    what: "actions in a transaction (audit records and unique guards included)",
                     limit: MAX_ACTIONS,
                     got: items.len(),
                 });
@@ -404,6 +408,10 @@ impl<'t> Transaction<'t> {
                 audit::pause(self.table, attempt).await;
                 continue;
             }
+            let codes = reasons.iter().map(|reason| reason.code());
+            if let Some(refused) = audit::guard_refused(labels.iter().map(|l| &l.part), codes) {
+                return Err(refused);
+            }
             let reasons = reasons
                 .iter()
                 .zip(labels)
@@ -412,7 +420,7 @@ impl<'t> Transaction<'t> {
                     index: label.action,
                     entity: label.entity,
                     key: label.key,
-                    audit_record: label.audit_record,
+                    audit_record: matches!(label.part, Part::Record),
                     code: reason.code().unwrap_or_default().to_owned(),
                     message: reason.message().map(str::to_owned),
                 })
@@ -447,15 +455,14 @@ impl<'t> Transaction<'t> {
         let mut made_from = Vec::new();
         for (entry, read) in self.actions.iter_mut().zip(reads) {
             let action = entry.index;
-            let label = |entity, audit_record| Label {
-                action,
-                entity,
-                key: entry.key.clone(),
-                audit_record,
-            };
             match (&mut entry.action, read) {
                 (Action::Ready(item), _) => {
-                    labels.push(label(entry.entity, entry.record));
+                    labels.push(Label {
+                        action,
+                        entity: entry.entity,
+                        key: entry.key.clone(),
+                        part: entry.part.clone(),
+                    });
                     items.push(match keep {
                         true => TransactWriteItem::clone(item),
                         false => {
@@ -469,12 +476,14 @@ impl<'t> Transaction<'t> {
                     if !writes.is_empty() {
                         made_from.push((items.len(), old));
                     }
-                    for (i, write) in writes.into_iter().enumerate() {
-                        labels.push(match i {
-                            0 => label(entry.entity, false),
-                            _ => label(AUDIT_TYPE, true),
+                    for made in writes {
+                        labels.push(Label {
+                            action,
+                            entity: entity_of(entry.entity, &made.part),
+                            key: made.key,
+                            part: made.part,
                         });
-                        items.push(write);
+                        items.push(made.item);
                     }
                 }
             }
@@ -483,13 +492,43 @@ impl<'t> Transaction<'t> {
     }
 }
 
-/// What names one item of the request: the caller's action it belongs to, and whether it is
-/// that action's audit record.
+/// The `_type` an item of the action on `entity` writes, as `part` of it.
+fn entity_of(entity: &'static str, part: &Part) -> &'static str {
+    match part {
+        Part::Item => entity,
+        Part::Record => AUDIT_TYPE,
+        Part::Guard(_) => UNIQUE_TYPE,
+    }
+}
+
+/// Refuses a request that writes one item twice, which DynamoDB refuses: two actions taking one
+/// unique value is [`Error::Duplicate`].
+fn taken_twice(labels: &[Label]) -> Result<()> {
+    for (i, label) in labels.iter().enumerate() {
+        let Some(first) = labels[..i].iter().find(|other| other.key == label.key) else {
+            continue;
+        };
+        return Err(match (&first.part, &label.part) {
+            (Part::Guard(a), Part::Guard(b)) if a.takes && b.takes => b.refused(),
+            _ => Error::InvalidRequest {
+                entity: label.entity,
+                reason: format!(
+                    "the transaction acts on {} twice; DynamoDB refuses that",
+                    label.key
+                ),
+            },
+        });
+    }
+    Ok(())
+}
+
+/// What names one item of the request: the caller's action it belongs to, and what it is to
+/// that action.
 struct Label {
     action: usize,
     entity: &'static str,
     key: ItemKey,
-    audit_record: bool,
+    part: Part,
 }
 
 /// What [`Transaction::items`] makes.

@@ -33,11 +33,12 @@ mod range;
 mod template;
 
 pub use overlap::keys_may_collide;
+pub use overlap::keys_may_collide_const;
 #[cfg(feature = "time")]
 pub use part::write_timestamp;
 pub use part::{check_value, EqHash, FromKeyPart, KeyPart, ValueError};
 pub use range::{prefix_between, prefix_upper_bound};
-pub use template::{KeyError, ParseKeyError, Segment, Template, TemplateError};
+pub use template::{const_eq, KeyError, ParseKeyError, Segment, Template, TemplateError};
 
 /// The separator a template's `#` stands for unless the table says otherwise.
 pub const DEFAULT_SEPARATOR: char = '#';

@@ -14,7 +14,7 @@
 
 use std::collections::VecDeque;
 
-use crate::template::{Segment, Template};
+use crate::template::{const_segments, Segment, Template};
 
 /// One step of a template's pattern.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -98,6 +98,200 @@ pub fn keys_may_collide(
     separator: char,
 ) -> bool {
     a.0.may_overlap(b.0, separator) && a.1.may_overlap(b.1, separator)
+}
+
+/// The longest template, in pattern tokens (characters of literal text and separators, two per
+/// placeholder), that the `const` decision works on exactly. A template this long renders no key
+/// DynamoDB accepts: its shortest key is over 2048 bytes, the limit of a partition key.
+const CONST_MAX_TOKENS: usize = 4096;
+
+impl Template<'_> {
+    /// [`Template::may_overlap`] as a `const fn`, so that generated code can refuse two entities
+    /// whose keys may collide when it compiles. It gives the same answer, except that when both
+    /// templates are longer than 4096 characters (counting two per placeholder), which no key
+    /// DynamoDB accepts could be rendered from, it says `true` without looking.
+    pub const fn may_overlap_const(&self, other: &Template<'_>, separator: char) -> bool {
+        // The walk of `common_key`, row by row: a step never goes back in either pattern, so
+        // the states (i, j) are visited in order of i, and one row of j is all that is kept.
+        let (a, b) = (const_segments(self), const_segments(other));
+        let (a, b) = if token_count(a) >= token_count(b) {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        let width = token_count(b);
+        if width > CONST_MAX_TOKENS {
+            return true;
+        }
+        let mut row = [false; CONST_MAX_TOKENS + 1];
+        let mut below = [false; CONST_MAX_TOKENS + 1];
+        row[0] = true;
+        let mut rows = Tokens::new(a);
+        loop {
+            let x = rows.next(separator);
+            let mut columns = Tokens::new(b);
+            let mut j = 0;
+            while j <= width {
+                let y = columns.next(separator);
+                if row[j] {
+                    match (x, y) {
+                        (None, None) => return true,
+                        (Some(x), Some(y)) => {
+                            if matches!(x, Token::Many) {
+                                below[j] = true;
+                            }
+                            if matches!(y, Token::Many) {
+                                row[j + 1] = true;
+                            }
+                            if accept_same(x, y, separator) {
+                                match (matches!(x, Token::Many), matches!(y, Token::Many)) {
+                                    (true, true) => {}
+                                    (true, false) => row[j + 1] = true,
+                                    (false, true) => below[j] = true,
+                                    (false, false) => below[j + 1] = true,
+                                }
+                            }
+                        }
+                        (Some(x), None) => {
+                            if matches!(x, Token::Many) {
+                                below[j] = true;
+                            }
+                        }
+                        (None, Some(y)) => {
+                            if matches!(y, Token::Many) {
+                                row[j + 1] = true;
+                            }
+                        }
+                    }
+                }
+                j += 1;
+            }
+            if x.is_none() {
+                return false;
+            }
+            let mut reached = false;
+            j = 0;
+            while j <= width {
+                row[j] = below[j];
+                reached |= below[j];
+                below[j] = false;
+                j += 1;
+            }
+            if !reached {
+                return false;
+            }
+        }
+    }
+}
+
+/// [`keys_may_collide`] as a `const fn`, from [`Template::may_overlap_const`]: the same answer,
+/// decided when the calling code compiles.
+pub const fn keys_may_collide_const(
+    a: (&Template<'_>, &Template<'_>),
+    b: (&Template<'_>, &Template<'_>),
+    separator: char,
+) -> bool {
+    a.0.may_overlap_const(b.0, separator) && a.1.may_overlap_const(b.1, separator)
+}
+
+/// The tokens of a template's pattern, one at a time, in a `const fn` (which cannot collect
+/// them into a `Vec`).
+struct Tokens<'t> {
+    segments: &'t [Segment<'t>],
+    /// The segment being read.
+    at: usize,
+    /// The byte of the literal being read.
+    byte: usize,
+    /// Whether a placeholder's `One` was read and its `Many` is next.
+    many_next: bool,
+}
+
+impl<'t> Tokens<'t> {
+    const fn new(segments: &'t [Segment<'t>]) -> Self {
+        Tokens {
+            segments,
+            at: 0,
+            byte: 0,
+            many_next: false,
+        }
+    }
+
+    const fn next(&mut self, separator: char) -> Option<Token> {
+        if self.many_next {
+            self.many_next = false;
+            return Some(Token::Many);
+        }
+        while self.at < self.segments.len() {
+            match self.segments[self.at] {
+                Segment::Literal(text) => {
+                    let bytes = text.as_bytes();
+                    if self.byte < bytes.len() {
+                        let (c, len) = decode_char(bytes, self.byte);
+                        self.byte += len;
+                        return Some(Token::Char(c));
+                    }
+                    self.at += 1;
+                    self.byte = 0;
+                }
+                Segment::Separator => {
+                    self.at += 1;
+                    return Some(Token::Char(separator));
+                }
+                Segment::Param(_) => {
+                    self.at += 1;
+                    self.many_next = true;
+                    return Some(Token::One);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The number of tokens of a template's pattern.
+const fn token_count(segments: &[Segment<'_>]) -> usize {
+    let mut tokens = Tokens::new(segments);
+    let mut count = 0;
+    // The separator does not change the count.
+    while tokens.next('#').is_some() {
+        count += 1;
+    }
+    count
+}
+
+/// The character that starts at byte `at` of the UTF-8 text `bytes`, and its length.
+const fn decode_char(bytes: &[u8], at: usize) -> (char, usize) {
+    let first = bytes[at] as u32;
+    let (mut code, len) = match first {
+        0..0x80 => (first, 1),
+        0x80..0xE0 => (first & 0x1F, 2),
+        0xE0..0xF0 => (first & 0x0F, 3),
+        _ => (first & 0x07, 4),
+    };
+    let mut i = 1;
+    while i < len {
+        code = (code << 6) | (bytes[at + i] as u32 & 0x3F);
+        i += 1;
+    }
+    match char::from_u32(code) {
+        Some(c) => (c, len),
+        // Unreachable for the text of a `&str`.
+        None => (char::REPLACEMENT_CHARACTER, len),
+    }
+}
+
+/// Whether some character is accepted by both tokens: [`common_char`] in a `const fn`.
+const fn accept_same(x: Token, y: Token, separator: char) -> bool {
+    match (x, y) {
+        (Token::Char(c), Token::Char(d)) => c == d,
+        (Token::Char(c), _) | (_, Token::Char(c)) => c != separator && !is_control(c),
+        _ => true,
+    }
+}
+
+/// [`char::is_control`] (general category `Cc`) in a `const fn`.
+const fn is_control(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}')
 }
 
 /// A template as a pattern: every placeholder is one value character then any number more.

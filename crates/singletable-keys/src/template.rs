@@ -418,14 +418,16 @@ impl fmt::Display for Template<'_> {
 }
 
 /// The segments, in a `const fn` (which cannot go through `Deref`).
-const fn const_segments<'t>(template: &'t Template<'_>) -> &'t [Segment<'t>] {
+pub(crate) const fn const_segments<'t>(template: &'t Template<'_>) -> &'t [Segment<'t>] {
     match &template.segments {
         Cow::Borrowed(segments) => segments,
         Cow::Owned(segments) => segments.as_slice(),
     }
 }
 
-const fn const_eq(a: &str, b: &str) -> bool {
+/// `a == b`, in a `const fn` (where `==` on `str` is not available).
+#[doc(hidden)]
+pub const fn const_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     if a.len() != b.len() {
         return false;

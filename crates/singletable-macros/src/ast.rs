@@ -38,12 +38,7 @@ impl<'a> Entity<'a> {
             .filter_map(|field| {
                 let ident = field.ident.as_ref()?;
                 let attrs = attr::Field::parse(cx, &field.attrs);
-                let rust_name = ident.unraw().to_string();
-                let stored_name = attrs.serde_rename.clone().unwrap_or_else(|| {
-                    rename_all
-                        .and_then(|rule| case::apply(rule, &rust_name))
-                        .unwrap_or(rust_name)
-                });
+                let stored_name = stored_name(ident, &attrs, rename_all);
                 Some(Field {
                     ident,
                     vis: &field.vis,
@@ -60,6 +55,17 @@ impl<'a> Entity<'a> {
             fields,
         })
     }
+}
+
+/// The attribute name serde writes a field under: its `rename`, or its name under the
+/// container's `rename_all`.
+pub fn stored_name(ident: &Ident, attrs: &attr::Field, rename_all: Option<&str>) -> String {
+    let rust_name = ident.unraw().to_string();
+    attrs.serde_rename.clone().unwrap_or_else(|| {
+        rename_all
+            .and_then(|rule| case::apply(rule, &rust_name))
+            .unwrap_or(rust_name)
+    })
 }
 
 /// The fields of a struct with named fields; `None` (with an error in `cx`) for anything else.

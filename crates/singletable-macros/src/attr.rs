@@ -29,6 +29,8 @@ pub struct Container {
     pub schema: Option<LitInt>,
     /// `upgrade = path::to::fn`: brings an item of an older schema to the next one.
     pub upgrade: Option<Path>,
+    /// `compatible = 2`: builds of schema 2 and later can read items of this schema.
+    pub compatible: Option<LitInt>,
     pub rename_all: Option<String>,
     /// `#[serde(default)]` on the struct: absent attributes read as the default.
     pub serde_default: bool,
@@ -36,13 +38,15 @@ pub struct Container {
     pub malformed: bool,
 }
 
-/// `index(name = "GSI1", query = "by_email", pk = "...", sk = "...")`: keys this entity writes
-/// into a secondary index of the table, and the query method that reads it.
+/// `index(name = "GSI1", query = "by_email", pk = "...", sk = "...", range(...)...)`: keys this
+/// entity writes into a secondary index of the table, the query method that reads it, and named
+/// range queries on the index sort key.
 pub struct IndexAttr {
     pub name: LitStr,
     pub query: LitStr,
     pub pk: LitStr,
     pub sk: LitStr,
+    pub ranges: Vec<Range>,
 }
 
 /// `range(name = "by_status", begins_with = "STATUS#<status>#")`: a named sort-key query.
@@ -103,6 +107,8 @@ pub struct Field {
     pub version: Option<Path>,
     /// `ttl`: the item's expiry, also stored in the table's time-to-live attribute.
     pub ttl: Option<Path>,
+    /// `unique`: no two items of the entity (of one tenant) hold the same value.
+    pub unique: Option<Path>,
     pub serde_rename: Option<String>,
     /// `serialize_with`, or `with` + `::serialize`.
     pub serialize_with: Option<Path>,
@@ -144,6 +150,9 @@ impl Container {
                     if meta.path.is_ident("upgrade") {
                         return set_once(&meta, &mut out.upgrade, meta.value()?.parse()?);
                     }
+                    if meta.path.is_ident("compatible") {
+                        return set_once(&meta, &mut out.compatible, meta.value()?.parse()?);
+                    }
                     let slot = if meta.path.is_ident("type") {
                         &mut out.type_name
                     } else if meta.path.is_ident("pk") {
@@ -152,7 +161,7 @@ impl Container {
                         &mut out.sk
                     } else {
                         return Err(meta.error(format!(
-                            "unknown entity attribute `{}`; expected `type`, `pk`, `sk`, `range`, `index`, `soft_delete`, `audit`, `schema` or `upgrade`",
+                            "unknown entity attribute `{}`; expected `type`, `pk`, `sk`, `range`, `index`, `soft_delete`, `audit`, `schema`, `upgrade` or `compatible`",
                             path_text(&meta.path)
                         )));
                     };
@@ -193,6 +202,11 @@ impl Field {
                         set_once(&meta, &mut out.version, meta.path.clone())
                     } else if meta.path.is_ident("ttl") {
                         set_once(&meta, &mut out.ttl, meta.path.clone())
+                    } else if meta.path.is_ident("unique") {
+                        if !meta.input.is_empty() && !meta.input.peek(syn::Token![,]) {
+                            return Err(meta.error("`unique` takes no value: write `#[entity(unique)]`"));
+                        }
+                        set_once(&meta, &mut out.unique, meta.path.clone())
                     } else if meta.path.is_ident("param") {
                         set_once(&meta, &mut out.param, meta.value()?.parse()?)
                     } else if meta.path.is_ident("autogen") {
@@ -216,7 +230,7 @@ impl Field {
                         }
                     } else {
                         Err(meta.error(format!(
-                            "unknown field attribute `{}`; expected `autogen`, `param`, `tenant`, `version` or `ttl`",
+                            "unknown field attribute `{}`; expected `autogen`, `param`, `tenant`, `version`, `ttl` or `unique`",
                             path_text(&meta.path)
                         )))
                     }
@@ -257,7 +271,12 @@ impl Field {
 
 fn index(meta: &ParseNestedMeta) -> syn::Result<IndexAttr> {
     let (mut name, mut query, mut pk, mut sk) = (None, None, None, None);
+    let mut ranges = Vec::new();
     meta.parse_nested_meta(|inner| {
+        if inner.path.is_ident("range") {
+            ranges.push(range(&inner)?);
+            return Ok(());
+        }
         let slot = if inner.path.is_ident("name") {
             &mut name
         } else if inner.path.is_ident("query") {
@@ -268,7 +287,7 @@ fn index(meta: &ParseNestedMeta) -> syn::Result<IndexAttr> {
             &mut sk
         } else {
             return Err(inner.error(format!(
-                "unknown index attribute `{}`; expected `name`, `query`, `pk` or `sk`",
+                "unknown index attribute `{}`; expected `name`, `query`, `pk`, `sk` or `range`",
                 path_text(&inner.path)
             )));
         };
@@ -280,6 +299,7 @@ fn index(meta: &ParseNestedMeta) -> syn::Result<IndexAttr> {
         query: query.ok_or_else(|| missing("query"))?,
         pk: pk.ok_or_else(|| missing("pk"))?,
         sk: sk.ok_or_else(|| missing("sk"))?,
+        ranges,
     })
 }
 

@@ -10,6 +10,8 @@ mod case;
 mod collection;
 mod ctxt;
 mod expand;
+mod projection;
+mod table_schema;
 mod validate;
 
 use proc_macro::TokenStream;
@@ -26,6 +28,17 @@ pub fn derive_collection(input: TokenStream) -> TokenStream {
         .into()
 }
 
+/// Derives `singletable::TableSchema` for an enum with one variant per entity of a table.
+///
+/// See the `singletable` crate documentation of `TableSchema`.
+#[proc_macro_derive(TableSchema)]
+pub fn derive_table_schema(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    table_schema::derive(&input)
+        .unwrap_or_else(|errors| errors.to_compile_error())
+        .into()
+}
+
 /// Derives `singletable::Entity` for a struct with named fields.
 ///
 /// See the `singletable` crate documentation for the attributes.
@@ -33,6 +46,18 @@ pub fn derive_collection(input: TokenStream) -> TokenStream {
 pub fn derive_entity(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     expand::derive_entity(&input)
+        .unwrap_or_else(|errors| errors.to_compile_error())
+        .into()
+}
+
+/// Derives `singletable::Projection` for a struct of some fields of an entity
+/// (`#[projection(of = Entity)]`), each with the entity field's name, type and serde name.
+///
+/// See the `singletable` crate documentation.
+#[proc_macro_derive(Projection, attributes(projection))]
+pub fn derive_projection(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    projection::derive(&input)
         .unwrap_or_else(|errors| errors.to_compile_error())
         .into()
 }

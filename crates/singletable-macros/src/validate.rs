@@ -30,6 +30,8 @@ pub struct IndexQuery {
     pub query: syn::Ident,
     pub pk: Key,
     pub sk: Key,
+    /// Named range queries on the index sort key.
+    pub ranges: Vec<RangeQuery>,
 }
 
 /// The entity's checked key templates.
@@ -45,8 +47,12 @@ pub struct Keys {
     pub version: Option<usize>,
     /// The `#[entity(ttl)]` field.
     pub ttl: Option<usize>,
+    /// The `#[entity(unique)]` fields, in declaration order.
+    pub unique: Vec<usize>,
     /// The schema version (1 when not declared).
     pub schema: u32,
+    /// The oldest schema whose builds can read this one's items (the schema when not declared).
+    pub compatible: u32,
 }
 
 impl Keys {
@@ -87,6 +93,13 @@ pub fn check(cx: &mut Ctxt, entity: &Entity, input: &syn::DeriveInput) -> Option
             cx.error_spanned_by(lit, "entity `type` cannot be empty");
             None
         }
+        Some(lit) if lit.value().starts_with('_') => {
+            cx.error_spanned_by(
+                lit,
+                "entity types starting with `_` are reserved for the library's own items, such as the `_UNIQUE` guards of unique fields",
+            );
+            None
+        }
         Some(lit) => Some(lit.value()),
         None => {
             if !attrs.malformed {
@@ -111,18 +124,7 @@ pub fn check(cx: &mut Ctxt, entity: &Entity, input: &syn::DeriveInput) -> Option
     }
     check_params(cx, entity, &key_fields);
     let sk = sk?;
-    let mut ranges: Vec<RangeQuery> = Vec::new();
-    for range in &attrs.ranges {
-        if let Some(query) = range_query(cx, entity, range, &sk) {
-            if ranges.iter().any(|r| r.name == query.name) {
-                cx.error_spanned_by(
-                    &range.name,
-                    format!("duplicate range query `{}`", query.name),
-                );
-            }
-            ranges.push(query);
-        }
-    }
+    let ranges = range_queries(cx, entity, &attrs.ranges, &sk, "the sort key template");
     let mut indexes: Vec<IndexQuery> = Vec::new();
     for index in &attrs.indexes {
         let Some(query) = index_query(cx, entity, index) else {
@@ -154,7 +156,9 @@ pub fn check(cx: &mut Ctxt, entity: &Entity, input: &syn::DeriveInput) -> Option
     }
     let version = version_field(cx, entity, &key_fields);
     let ttl = ttl_field(cx, entity, &key_fields);
+    let unique = unique_fields(cx, entity, &key_fields);
     let schema = schema(cx, entity);
+    let compatible = compatible(cx, entity, schema);
     Some(Keys {
         type_name: type_name?,
         pk,
@@ -164,8 +168,37 @@ pub fn check(cx: &mut Ctxt, entity: &Entity, input: &syn::DeriveInput) -> Option
         tenant,
         version,
         ttl,
+        unique,
         schema,
+        compatible,
     })
+}
+
+/// `compatible = M`: builds of schema M (from 1) to this one's can read its items, so M is at
+/// most the schema; the schema when not declared.
+fn compatible(cx: &mut Ctxt, entity: &Entity, schema: u32) -> u32 {
+    let Some(lit) = &entity.attrs.compatible else {
+        return schema;
+    };
+    match lit.base10_parse::<u32>() {
+        Ok(n) if (1..schema).contains(&n) => n,
+        _ if schema == 1 => {
+            cx.error_spanned_by(
+                lit,
+                "`compatible` needs `schema = N` (N from 2): it names an older schema whose builds can read this one's items",
+            );
+            schema
+        }
+        _ => {
+            cx.error_spanned_by(
+                lit,
+                format!(
+                    "`compatible` names an older schema whose builds can read items of schema {schema}: a whole number from 1, below {schema}"
+                ),
+            );
+            schema
+        }
+    }
 }
 
 /// `schema = N` (from 1) and `upgrade = f`: a schema past 1 needs an upgrade from the older
@@ -248,11 +281,15 @@ const QUERY_METHODS: &[&str] = &[
     "sort_key",
     "filter",
     "limit",
+    "page_size",
+    "include_deleted",
     "descending",
     "consistent_read",
     "all",
     "page",
     "stream",
+    "count",
+    "project",
     "into_query",
 ];
 
@@ -322,6 +359,44 @@ fn version_field(cx: &mut Ctxt, entity: &Entity, key_fields: &[usize]) -> Option
     found
 }
 
+/// The `#[entity(unique)]` fields: stored, outside the key (a key is unique already), not the
+/// version (which every write changes). Their types must be key parts (`Option`s of key parts),
+/// which the compiler checks through `unique_value`.
+fn unique_fields(cx: &mut Ctxt, entity: &Entity, key_fields: &[usize]) -> Vec<usize> {
+    let mut found = Vec::new();
+    for (i, field) in entity.fields.iter().enumerate() {
+        let Some(attr) = &field.attrs.unique else {
+            continue;
+        };
+        let name = field.ident;
+        if key_fields.contains(&i) {
+            cx.error_spanned_by(
+                attr,
+                format!("`{name}` is part of the key, which no two items share already; `unique` is for fields outside the key"),
+            );
+        } else if field.attrs.tenant.is_some() {
+            cx.error_spanned_by(
+                attr,
+                "the tenant field cannot be unique: every item of a tenant holds it",
+            );
+        }
+        if field.attrs.version.is_some() {
+            cx.error_spanned_by(
+                attr,
+                "the version changes on every write, so it cannot be unique",
+            );
+        }
+        if field.attrs.serde_skip {
+            cx.error_spanned_by(
+                attr,
+                format!("`{name}` is not stored (`#[serde(skip)]`), so its values cannot be kept unique"),
+            );
+        }
+        found.push(i);
+    }
+    found
+}
+
 /// The `#[entity(ttl)]` field: one at most, outside the key (its type is checked by the
 /// compiler through `Expiry`).
 fn ttl_field(cx: &mut Ctxt, entity: &Entity, key_fields: &[usize]) -> Option<usize> {
@@ -368,12 +443,40 @@ fn index_query(cx: &mut Ctxt, entity: &Entity, index: &attr::IndexAttr) -> Optio
             );
         }
     }
+    let sk = sk?;
+    let what = format!("index `{name}`'s sort key template");
+    let ranges = range_queries(cx, entity, &index.ranges, &sk, &what);
     Some(IndexQuery {
         name,
         query: query?,
         pk: pk?,
-        sk: sk?,
+        sk,
+        ranges,
     })
+}
+
+/// The named range queries on the sort key `sk` (described as `what` in errors), each checked,
+/// with distinct names.
+fn range_queries(
+    cx: &mut Ctxt,
+    entity: &Entity,
+    ranges: &[attr::Range],
+    sk: &Key,
+    what: &str,
+) -> Vec<RangeQuery> {
+    let mut checked: Vec<RangeQuery> = Vec::new();
+    for range in ranges {
+        if let Some(query) = range_query(cx, entity, range, sk, what) {
+            if checked.iter().any(|r| r.name == query.name) {
+                cx.error_spanned_by(
+                    &range.name,
+                    format!("duplicate range query `{}`", query.name),
+                );
+            }
+            checked.push(query);
+        }
+    }
+    checked
 }
 
 fn range_query(
@@ -381,6 +484,7 @@ fn range_query(
     entity: &Entity,
     range: &attr::Range,
     sk: &Key,
+    what: &str,
 ) -> Option<RangeQuery> {
     let name_text = range.name.value();
     let name = match syn::parse_str::<syn::Ident>(&name_text) {
@@ -414,7 +518,7 @@ fn range_query(
         cx.error_spanned_by(
             &range.template,
             format!(
-                "range `{name_text}`: `{}` is not a prefix of the sort key template `{}`, so it cannot select its items",
+                "range `{name_text}`: `{}` is not a prefix of {what} `{}`, so it cannot select its items",
                 key.text, sk.text
             ),
         );
@@ -664,6 +768,40 @@ mod tests {
     }
 
     #[test]
+    fn index_ranges_are_checked_against_the_index_sort_key() {
+        let keys = check_input(syn::parse_quote! {
+            #[entity(type = "M", pk = "M#<id>", sk = "#M", index(
+                name = "GSI2", query = "by_referrer", pk = "REFERRER#<referrer>",
+                sk = "JOINED#<joined>#<id>",
+                range(name = "joined_between", between = "JOINED#<joined>")
+            ))]
+            struct M { id: String, referrer: String, joined: String }
+        })
+        .unwrap();
+        let range = &keys.indexes[0].ranges[0];
+        assert_eq!(range.name, "joined_between");
+        assert_eq!(range.key.fields, [2]);
+        assert!(
+            keys.ranges.is_empty(),
+            "an index range is not a table range"
+        );
+
+        let Err(errors) = check_input(syn::parse_quote! {
+            #[entity(type = "M", pk = "M#<id>", sk = "JOINED#<joined>", index(
+                name = "GSI2", query = "by_referrer", pk = "REFERRER#<referrer>", sk = "AT#<id>",
+                range(name = "joined", eq = "JOINED#<joined>"),
+                range(name = "limit", eq = "AT#<id>")
+            ))]
+            struct M { id: String, referrer: String, joined: String }
+        }) else {
+            panic!("expected errors");
+        };
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].contains("not a prefix of index `GSI2`'s sort key template `AT#<id>`"));
+        assert!(errors[1].contains("`limit` is a method every query has"));
+    }
+
+    #[test]
     fn suggests_close_names_only() {
         let fields = ["tenant_id", "id", "name"];
         assert_eq!(
@@ -672,6 +810,36 @@ mod tests {
         );
         assert_eq!(did_you_mean("nme", fields.iter()).as_deref(), Some("name"));
         assert_eq!(did_you_mean("organization", fields.iter()), None);
+    }
+
+    #[test]
+    fn unique_fields_are_outside_the_key() {
+        let keys = check_input(syn::parse_quote! {
+            #[entity(type = "U", pk = "U#<id>", sk = "#U")]
+            struct U {
+                id: String,
+                #[entity(unique)]
+                email: String,
+                name: String,
+                #[entity(unique)]
+                handle: Option<String>,
+            }
+        })
+        .unwrap();
+        assert_eq!(keys.unique, [1, 3]);
+
+        let Err(errors) = check_input(syn::parse_quote! {
+            #[entity(type = "_U", pk = "U#<id>", sk = "#U")]
+            struct U {
+                #[entity(unique)]
+                id: String,
+            }
+        }) else {
+            panic!("expected errors");
+        };
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].contains("starting with `_` are reserved"));
+        assert!(errors[1].contains("`id` is part of the key"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub(crate) async fn create<E: Schema>(table: &Table, new: E::New) -> Result<E> {
     let entity = E::from_new(new, now, table)?;
     let key = entity.key().item_key(table)?;
     let item = item::encode(&entity, key.clone(), now, table)?;
-    if E::AUDITED {
+    if audited::from_read::<E>() {
         audited::create::<E>(table, key, item).await?;
         return Ok(entity);
     }

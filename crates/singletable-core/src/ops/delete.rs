@@ -18,7 +18,7 @@ pub(crate) async fn delete<E: Schema>(
 ) -> Result<Option<E>> {
     crate::tenant::admit::<E>(table)?;
     let key = key?;
-    if E::AUDITED {
+    if audited::from_read::<E>() {
         return match E::SOFT_DELETE && !purge {
             true => audited::mark::<E>(table, key, user, true).await,
             false => audited::delete::<E>(table, key, user, purge).await,

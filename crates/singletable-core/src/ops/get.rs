@@ -1,7 +1,9 @@
-//! `get`: one item by its key.
+//! `get`: one item by its key, whole or as a projection.
 
 use crate::error::{ItemKey, Result};
-use crate::item;
+use crate::expr::Names;
+use crate::item::{self, Item};
+use crate::projection::{self, Projection};
 use crate::request;
 use crate::schema::Schema;
 use crate::table::Table;
@@ -11,8 +13,62 @@ pub(crate) async fn get<E: Schema>(
     key: Result<ItemKey>,
     deleted_too: bool,
 ) -> Result<Option<E>> {
+    let item = read::<E>(table, key, None).await?;
+    let now = crate::autogen::now().unix_timestamp();
+    visible(item, table, deleted_too, now)
+}
+
+/// `get` of the projection `P`: the same request with a `ProjectionExpression` of `P`'s fields
+/// and what the guards read, and the same guards.
+pub(crate) async fn get_projected<P: Projection>(
+    table: &Table,
+    key: Result<ItemKey>,
+) -> Result<Option<P>> {
+    let attributes = projection::attributes::<P>(table);
+    let item = read::<P::Entity>(table, key, attributes).await?;
+    let now = crate::autogen::now().unix_timestamp();
+    shown::<P::Entity>(item, table, false, now)
+        .map(|item| projection::decode::<P>(item, table))
+        .transpose()
+}
+
+/// The entity that `item`, read by key at `now` (Unix seconds), stands for: see [`shown`];
+/// the item decoded, with its `_type` and tenant checked. Reads by key share it.
+pub(crate) fn visible<E: Schema>(
+    item: Option<Item>,
+    table: &Table,
+    deleted_too: bool,
+    now: i64,
+) -> Result<Option<E>> {
+    shown::<E>(item, table, deleted_too, now)
+        .map(|item| item::decode(item, table))
+        .transpose()
+}
+
+/// `item`, read by key at `now`, unless it has expired, or `E` is `soft_delete`, the item is
+/// marked deleted and `deleted_too` is not set.
+fn shown<E: Schema>(
+    item: Option<Item>,
+    table: &Table,
+    deleted_too: bool,
+    now: i64,
+) -> Option<Item> {
+    item.filter(|item| !item::is_expired(item, table, now))
+        // `_deleted_at` means deleted only for a `soft_delete` entity, as queries read it.
+        .filter(|item| deleted_too || !E::SOFT_DELETE || !item::is_deleted(item))
+}
+
+/// The one `GetItem` of `E`'s item at `key`, of only `attributes` when given.
+async fn read<E: Schema>(
+    table: &Table,
+    key: Result<ItemKey>,
+    attributes: Option<Vec<String>>,
+) -> Result<Option<Item>> {
     crate::tenant::admit::<E>(table)?;
     let key = item::key_item(key?, table);
+    let mut names = Names::default();
+    let projection = attributes.map(|attributes| projection::expression(&attributes, &mut names));
+    let names = (!names.names.is_empty()).then(|| names.names.into_iter().collect());
     let client = table.client();
     let sent = request::send(
         table,
@@ -23,6 +79,8 @@ pub(crate) async fn get<E: Schema>(
                 .get_item()
                 .table_name(table.name())
                 .set_key(Some(key))
+                .set_projection_expression(projection)
+                .set_expression_attribute_names(names)
                 .set_return_consumed_capacity(capacity)
         },
         |request| request.send(),
@@ -31,12 +89,5 @@ pub(crate) async fn get<E: Schema>(
     let output = sent
         .result
         .map_err(|e| request::sdk_error(table, "GetItem", E::TYPE, e))?;
-    let now = crate::autogen::now().unix_timestamp();
-    output
-        .item
-        .filter(|item| !item::is_expired(item, table, now))
-        // `_deleted_at` means deleted only for a `soft_delete` entity, as queries read it.
-        .filter(|item| deleted_too || !E::SOFT_DELETE || !item::is_deleted(item))
-        .map(|item| item::decode(item, table))
-        .transpose()
+    Ok(output.item)
 }

@@ -16,7 +16,7 @@ pub(crate) async fn put<E: Schema>(
     user: Option<Condition<E>>,
 ) -> Result<()> {
     let prepared = prepare(table, entity, user.as_ref())?;
-    if E::AUDITED {
+    if audited::from_read::<E>() {
         return audited::put::<E>(table, prepared).await;
     }
     let PreparedPut {

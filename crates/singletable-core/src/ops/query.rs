@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::marker::PhantomData;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use futures::stream::{self, Stream};
 use time::OffsetDateTime;
 
@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::expr::{Condition, Names};
 use crate::item::{self, Item, TENANT_TYPE_ATTRIBUTE, TIMESTAMP_ATTRIBUTE, TYPE_ATTRIBUTE};
 use crate::later::Later;
+use crate::projection::{self, Projection};
 use crate::request;
 use crate::schema::Schema;
 use crate::table::Table;
@@ -87,6 +88,15 @@ enum Source {
     TypeIndex,
     /// The tenant type index: one tenant's items of the entity's type, by creation time.
     TenantTypeIndex(String),
+}
+
+/// What a query's requests ask DynamoDB for.
+#[derive(Debug, Clone)]
+enum Asked {
+    /// The items, whole (`None`) or only the attributes named.
+    Items(Option<Vec<String>>),
+    /// The number of matching items (`Select = COUNT`).
+    Count,
 }
 
 /// A query of one entity's items, built by the generated `<Entity>::query` and range queries or
@@ -222,7 +232,43 @@ impl<'t, E: Schema> Query<'t, E> {
     /// Every matching item, following pages to the end (or to [`limit`](Self::limit)).
     pub async fn all(self) -> Result<Vec<E>> {
         let table = self.table;
-        self.collect(|item| item::decode(item, table)).await
+        self.collect(Asked::Items(None), |item| item::decode(item, table))
+            .await
+    }
+
+    /// The number of matching items: the length [`all`](Self::all) would return (at most
+    /// [`limit`](Self::limit)), counted by DynamoDB (`Select = COUNT`) with the same key
+    /// condition and filters (the entity's `_type`, soft-deleted and expired items, the query's
+    /// [`filter`](Self::filter)), following every page. No item is returned or decoded, but
+    /// DynamoDB reads them: a count costs the read capacity of the items it goes over.
+    ///
+    /// See the `singletable` crate's docs (Queries) for an example.
+    pub async fn count(self) -> Result<usize> {
+        let (limit, page_size) = (self.limit, self.page_size);
+        let request = self.prepare(Asked::Count)?;
+        let mut count = 0;
+        let mut start = None;
+        while limit != Some(count) {
+            // DynamoDB's `Limit` bounds the items a request goes over, so a page counts no
+            // more than are missing, as `all` reads them.
+            let wanted = smallest(limit.map(|l| l.saturating_sub(count)), page_size);
+            let fetched = request.send(start, wanted).await?;
+            count += fetched.count;
+            start = fetched.next;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(count)
+    }
+
+    /// Reads the projection `P` of each matching item instead of the whole entity: DynamoDB
+    /// returns only `P`'s fields and the attributes the query's guards need. The query's
+    /// conditions, filters, order, limit and tenant checks are unchanged.
+    ///
+    /// See the `singletable` crate's docs (Projections) for an example.
+    pub fn project<P: Projection<Entity = E>>(self) -> Projected<'t, P> {
+        Projected { query: self }
     }
 
     /// Returns soft-deleted items too.
@@ -245,21 +291,25 @@ impl<'t, E: Schema> Query<'t, E> {
 
     /// Every matching item as stored.
     pub(crate) async fn items(self) -> Result<Vec<Item>> {
-        self.collect(Ok).await
+        self.collect(Asked::Items(None), Ok).await
     }
 
-    async fn collect<T>(self, mut each: impl FnMut(Item) -> Result<T>) -> Result<Vec<T>> {
+    async fn collect<T>(
+        self,
+        asked: Asked,
+        mut each: impl FnMut(Item) -> Result<T>,
+    ) -> Result<Vec<T>> {
         let (limit, page_size) = (self.limit, self.page_size);
-        let request = self.prepare()?;
+        let request = self.prepare(asked)?;
         let mut items = Vec::new();
         let mut start = None;
         while limit != Some(items.len()) {
             let wanted = smallest(limit.map(|l| l.saturating_sub(items.len())), page_size);
-            let (page, next) = request.send(start, wanted).await?;
-            for item in page {
+            let fetched = request.send(start, wanted).await?;
+            for item in fetched.items {
                 items.push(each(item)?);
             }
-            start = next;
+            start = fetched.next;
             if start.is_none() {
                 break;
             }
@@ -271,7 +321,18 @@ impl<'t, E: Schema> Query<'t, E> {
     /// cursor of the next page. A page holds `size` items whenever that many remain, even when
     /// other entities' items are interleaved in the partition.
     pub async fn page(self, size: usize, cursor: Option<&str>) -> Result<Page<E>> {
-        let request = self.prepare()?;
+        self.page_of(Asked::Items(None), size, cursor, item::decode::<E>)
+            .await
+    }
+
+    async fn page_of<T>(
+        self,
+        asked: Asked,
+        size: usize,
+        cursor: Option<&str>,
+        decode: fn(Item, &Table) -> Result<T>,
+    ) -> Result<Page<T>> {
+        let request = self.prepare(asked)?;
         if size == 0 {
             return Err(Error::InvalidRequest {
                 entity: E::TYPE,
@@ -287,13 +348,13 @@ impl<'t, E: Schema> Query<'t, E> {
         loop {
             // Asking for no more than are missing keeps the next cursor exact: DynamoDB stops
             // right after the last item returned.
-            let (page, next) = request
+            let fetched = request
                 .send(start, Some(size.saturating_sub(items.len())))
                 .await?;
-            for item in page {
-                items.push(item::decode(item, request.table)?);
+            for item in fetched.items {
+                items.push(decode(item, request.table)?);
             }
-            start = next;
+            start = fetched.next;
             if start.is_none() || items.len() >= size {
                 let cursor = start.map(|key| request.make_cursor(&key)).transpose()?;
                 return Ok(Page { items, cursor });
@@ -303,25 +364,31 @@ impl<'t, E: Schema> Query<'t, E> {
 
     /// The matching items as a stream that reads one page at a time, as it is consumed.
     pub fn stream(self) -> impl Stream<Item = Result<E>> + Send + 't {
-        struct State<'t, E> {
+        self.stream_of(Asked::Items(None), item::decode::<E>)
+    }
+
+    fn stream_of<T: Send + 't>(
+        self,
+        asked: Asked,
+        decode: fn(Item, &Table) -> Result<T>,
+    ) -> impl Stream<Item = Result<T>> + Send + 't {
+        struct State<'t> {
             /// `None` once the last page was read (or the query failed to build).
             request: Option<Prepared<'t>>,
             start: Option<Item>,
             buffer: VecDeque<Item>,
             left: Option<usize>,
-            entity: PhantomData<fn() -> E>,
         }
         let (left, page_size, table) = (self.limit, self.page_size, self.table);
-        let (request, error) = match self.prepare() {
+        let (request, error) = match self.prepare(asked) {
             Ok(request) => (Some(request), None),
             Err(error) => (None, Some(error)),
         };
-        let state = State::<E> {
+        let state = State {
             request,
             start: None,
             buffer: VecDeque::new(),
             left,
-            entity: PhantomData,
         };
         let failed = stream::iter(error.map(Err));
         let items = stream::try_unfold(state, move |mut state| async move {
@@ -330,7 +397,7 @@ impl<'t, E: Schema> Query<'t, E> {
                     return Ok(None);
                 }
                 if let Some(item) = state.buffer.pop_front() {
-                    let entity = item::decode::<E>(item, table)?;
+                    let entity = decode(item, table)?;
                     state.left = state.left.map(|l| l - 1);
                     return Ok(Some((entity, state)));
                 }
@@ -338,9 +405,9 @@ impl<'t, E: Schema> Query<'t, E> {
                     return Ok(None);
                 };
                 let wanted = smallest(state.left, page_size);
-                let (page, next) = request.send(state.start.take(), wanted).await?;
-                state.buffer.extend(page);
-                state.start = next;
+                let fetched = request.send(state.start.take(), wanted).await?;
+                state.buffer.extend(fetched.items);
+                state.start = fetched.next;
                 if state.start.is_none() {
                     state.request = None;
                 }
@@ -350,7 +417,7 @@ impl<'t, E: Schema> Query<'t, E> {
     }
 
     /// Checks the query and builds the request every page reuses.
-    fn prepare(self) -> Result<Prepared<'t>> {
+    fn prepare(self, asked: Asked) -> Result<Prepared<'t>> {
         if let Some(error) = self.error {
             return Err(error);
         }
@@ -452,6 +519,14 @@ impl<'t, E: Schema> Query<'t, E> {
                 })?;
         }
 
+        let (projection, count) = match &asked {
+            Asked::Items(Some(attributes)) => {
+                (Some(projection::expression(attributes, &mut names)), false)
+            }
+            Asked::Items(None) => (None, false),
+            Asked::Count => (None, true),
+        };
+
         let sort_text = self
             .sort
             .as_ref()
@@ -475,6 +550,8 @@ impl<'t, E: Schema> Query<'t, E> {
             index: index.map(str::to_owned),
             key_condition,
             filter: (!filter.is_empty()).then_some(filter),
+            projection,
+            count,
             names: names.names.into_iter().collect(),
             values: names.values.into_iter().collect(),
             forward: !self.descending,
@@ -486,6 +563,15 @@ impl<'t, E: Schema> Query<'t, E> {
     }
 }
 
+/// What one Query request returned.
+struct Fetched {
+    items: Vec<Item>,
+    /// The number of matching items in the page (returned or counted).
+    count: usize,
+    /// Where the next request starts; `None` after the last page.
+    next: Option<Item>,
+}
+
 /// A query ready to send, page after page.
 struct Prepared<'t> {
     table: &'t Table,
@@ -493,6 +579,10 @@ struct Prepared<'t> {
     index: Option<String>,
     key_condition: String,
     filter: Option<String>,
+    /// The `ProjectionExpression`, when only some attributes are read.
+    projection: Option<String>,
+    /// Counts the matching items instead of returning them.
+    count: bool,
     names: HashMap<String, String>,
     values: HashMap<String, AttributeValue>,
     forward: bool,
@@ -503,12 +593,8 @@ struct Prepared<'t> {
 }
 
 impl Prepared<'_> {
-    /// One Query request: the items it returned and where the next one starts.
-    async fn send(
-        &self,
-        start: Option<Item>,
-        limit: Option<usize>,
-    ) -> Result<(Vec<Item>, Option<Item>)> {
+    /// One Query request: the items it returned (or counted) and where the next one starts.
+    async fn send(&self, start: Option<Item>, limit: Option<usize>) -> Result<Fetched> {
         let limit = limit.map(|l| i32::try_from(l).unwrap_or(i32::MAX));
         let table = self.table;
         let client = table.client();
@@ -525,6 +611,8 @@ impl Prepared<'_> {
                     .set_index_name(self.index.clone())
                     .key_condition_expression(&self.key_condition)
                     .set_filter_expression(self.filter.clone())
+                    .set_projection_expression(self.projection.clone())
+                    .set_select(self.count.then_some(Select::Count))
                     .set_expression_attribute_names(Some(self.names.clone()))
                     .set_expression_attribute_values(Some(self.values.clone()))
                     .scan_index_forward(self.forward)
@@ -539,7 +627,11 @@ impl Prepared<'_> {
         let output = sent
             .result
             .map_err(|e| request::sdk_error(table, "Query", self.entity, e))?;
-        Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
+        Ok(Fetched {
+            count: usize::try_from(output.count).unwrap_or_default(),
+            items: output.items.unwrap_or_default(),
+            next: output.last_evaluated_key,
+        })
     }
 
     fn make_cursor(&self, key: &Item) -> Result<String> {
@@ -563,6 +655,52 @@ impl Prepared<'_> {
             self.entity,
             partition,
         )
+    }
+}
+
+/// A query that reads the projection `P` of each item, made by [`Query::project`]: only `P`'s
+/// fields (and what the read guards need) are returned.
+#[must_use = "a query does nothing until it is run"]
+pub struct Projected<'t, P: Projection> {
+    query: Query<'t, P::Entity>,
+}
+
+impl<'t, P: Projection> Projected<'t, P> {
+    /// Every matching item's projection, following pages to the end (or to the query's
+    /// `limit`).
+    pub async fn all(self) -> Result<Vec<P>> {
+        let (table, asked) = self.asked();
+        self.query
+            .collect(asked, |item| projection::decode::<P>(item, table))
+            .await
+    }
+
+    /// Up to `size` projections from `cursor` on, and the next page's cursor, as
+    /// [`Query::page`] (whose cursors it takes).
+    pub async fn page(self, size: usize, cursor: Option<&str>) -> Result<Page<P>> {
+        let (_, asked) = self.asked();
+        self.query
+            .page_of(asked, size, cursor, projection::decode::<P>)
+            .await
+    }
+
+    /// The matching items' projections, read one page at a time as the stream is consumed.
+    pub fn stream(self) -> impl Stream<Item = Result<P>> + Send + 't {
+        let (_, asked) = self.asked();
+        self.query.stream_of(asked, projection::decode::<P>)
+    }
+
+    fn asked(&self) -> (&'t Table, Asked) {
+        let table = self.query.table;
+        (table, Asked::Items(projection::attributes::<P>(table)))
+    }
+}
+
+impl<P: Projection> std::fmt::Debug for Projected<'_, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Projected")
+            .field("projection", &std::any::type_name::<P>())
+            .finish_non_exhaustive()
     }
 }
 

@@ -41,7 +41,7 @@ pub(crate) async fn mark<E: Schema>(
 pub(crate) async fn restore<E: Schema>(table: &Table, key: Result<ItemKey>) -> Result<E> {
     crate::tenant::admit::<E>(table)?;
     let key = key?;
-    if E::AUDITED {
+    if audited::from_read::<E>() {
         return audited::mark::<E>(table, key.clone(), None, false)
             .await?
             .ok_or(Error::NotFound {
@@ -127,8 +127,9 @@ pub(crate) async fn empty_trash<E: Schema>(
         })
         .map(|old| item::item_key_of(old, table))
         .collect();
-    if E::AUDITED {
-        // Each purge carries its audit record, so each is a transaction of its own.
+    if audited::from_read::<E>() {
+        // Each purge carries its audit record or frees its unique values, so each is a
+        // transaction of its own.
         let purged = expired.len();
         futures::stream::iter(expired)
             .map(|key| audited::delete::<E>(table, key, None, true))

@@ -13,14 +13,14 @@ use crate::autogen;
 use crate::codec::{SerializeWith, Stamps};
 use crate::error::{Error, ItemKey, Result};
 use crate::expr::Condition;
-use crate::item::{self, WRITE_ATTRIBUTE};
+use crate::item::{self, Item, WRITE_ATTRIBUTE};
 use crate::key;
 use crate::later::Later;
-use crate::schema::Schema;
+use crate::schema::{EntityKey, Schema};
 use crate::table::Table;
+use crate::write::audited;
 use crate::write::single::{self, Outcome, Write};
-use crate::write::update::{Action, Plan};
-use crate::write::{audited, condition};
+use crate::write::update::{refused, Action, Plan};
 use crate::{KeyPart, Template};
 
 /// An update of one item, built by the generated `<Entity>Update` and sent with `send()`.
@@ -44,6 +44,9 @@ pub struct Update<'t, E> {
     index_sources: Vec<(&'static str, Option<String>)>,
     condition: Option<Condition<E>>,
     expected_version: Option<u64>,
+    /// For an upsert, the item to create where there is none, with its key: made when the
+    /// upsert is sent, in the tenant scope it is sent in.
+    create: Option<Later<'t, (ItemKey, Item)>>,
     error: Option<Error>,
     entity: PhantomData<fn() -> E>,
 }
@@ -57,9 +60,27 @@ impl<'t, E: Schema> Update<'t, E> {
             index_sources: Vec::new(),
             condition: None,
             expected_version: None,
+            create: None,
             error: None,
             entity: PhantomData,
         }
+    }
+
+    /// An upsert: the update of the item at `new`'s key, or where there is none the creation of
+    /// `new` (with its generated fields) with the update applied to it, in one request.
+    pub(crate) fn upsert(table: &'t Table, new: E::New) -> Self
+    where
+        E::New: Send + 't,
+    {
+        let mut upsert = Update::new(table, Later::ready(Ok(ItemKey::default())));
+        upsert.create = Some(Later::new(move |table| {
+            let now = autogen::now();
+            let entity = E::from_new(new, now, table)?;
+            let key = entity.key().item_key(table)?;
+            let item = item::encode(&entity, key.clone(), now, table)?;
+            Ok((key, item))
+        }));
+        upsert
     }
 
     /// Sets `attribute` to `value`; a value that encodes as null (`None`) removes the attribute.
@@ -313,11 +334,18 @@ impl<'t, E: Schema> Update<'t, E> {
             self.set_encoded(attribute, value);
         }
         let key = std::mem::replace(&mut self.key, Later::ready(Ok(ItemKey::default())));
-        let key = key.make(self.table)?;
+        let (key, create) = match self.create.take() {
+            Some(create) => {
+                let (key, item) = create.make(self.table)?;
+                (key, Some(item))
+            }
+            None => (key.make(self.table)?, None),
+        };
         if let Some(error) = self.error.take() {
             return Err(error);
         }
-        if !changes_a_field {
+        // An upsert that changes no field still creates the item where there is none.
+        if !changes_a_field && create.is_none() {
             return Err(Error::EmptyUpdate {
                 entity: E::TYPE,
                 key,
@@ -334,15 +362,17 @@ impl<'t, E: Schema> Update<'t, E> {
             actions: self.actions,
             condition: self.condition,
             expected: self.expected_version,
+            create,
         })
     }
 
-    /// Sends the update and returns the entity as stored afterwards.
+    /// Sends the update (or upsert) and returns the entity as stored afterwards.
     pub async fn send(self) -> Result<E> {
         let plan = self.plan()?;
-        if E::AUDITED {
+        if audited::from_read::<E>() {
             return audited::update(plan).await;
         }
+        let upsert = plan.create.is_some();
         let built = plan.into_built(true)?;
         let (table, key, expected, token) = (built.table, built.key, built.expected, built.token);
         let write = Write {
@@ -365,7 +395,7 @@ impl<'t, E: Schema> Update<'t, E> {
                 item::decode(stored, table)
             }
             Outcome::Refused { stored, .. } => {
-                Err(condition::failed::<E>(key, stored.as_ref(), expected))
+                Err(refused::<E>(key, stored.as_ref(), expected, upsert))
             }
         }
     }

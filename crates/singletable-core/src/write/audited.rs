@@ -1,5 +1,7 @@
-//! Writing an audited entity: each write and its audit record in one transaction, from a
-//! consistent read of the item, held to the revision that read found.
+//! Writing an audited entity, or one with unique fields: each write in one transaction with
+//! its audit record and the guards of the unique values it takes or frees (see
+//! [`unique`](super::unique)), from a consistent read of the item, held to the revision that
+//! read found.
 //!
 //! Each operation is a *plan*: given the item as read, what to write (or that nothing needs
 //! writing). [`write`] runs a plan alone, reading and trying again when another writer came
@@ -16,7 +18,8 @@ use super::mark::DeletionMark;
 use super::put::PreparedPut;
 use super::record::{record, AuditAction};
 use super::single::{Action, Write};
-use super::update::Plan;
+use super::unique::{self, Guard};
+use super::update::{refused, Plan};
 use crate::error::{Error, ItemKey, Result};
 use crate::expr::{Condition, Names};
 use crate::item::{self, Item, REVISION_ATTRIBUTE, TYPE_ATTRIBUTE};
@@ -24,6 +27,13 @@ use crate::request::{self, sdk_error};
 use crate::retry::full_jitter;
 use crate::schema::Schema;
 use crate::table::Table;
+
+/// Whether `E`'s writes are made here, from a read of the item: an audited entity's (for the old
+/// values of its records) and an entity's with unique fields (for the guards of the values each
+/// write replaces).
+pub(crate) fn from_read<E: Schema>() -> bool {
+    E::AUDITED || !E::UNIQUE.is_empty()
+}
 
 /// How many times a write whose item changed under it is read and tried again (within the
 /// table's retry deadline): enough for hundreds of writers of one item to each get through.
@@ -50,9 +60,10 @@ pub(crate) fn next_revision(old: &Item) -> AttributeValue {
     AttributeValue::N((revision_of(old) + 1).to_string())
 }
 
-/// The condition that the item is still as it was read (`old`; `None`: absent), its names and
-/// values put into `names`/`values` under placeholders no other clause uses.
-pub(crate) fn guard(
+/// The condition that `E`'s item is still as it was read (`old`; `None`: absent): at the same
+/// revision, holding the same unique values. Its names and values are put into
+/// `names`/`values` under placeholders no other clause uses.
+pub(crate) fn guard<E: Schema>(
     table: &Table,
     old: Option<&Item>,
     names: &mut HashMap<String, String>,
@@ -65,15 +76,92 @@ pub(crate) fn guard(
         }
         Some(old) => {
             names.insert("#revision".into(), REVISION_ATTRIBUTE.into());
-            match old.get(REVISION_ATTRIBUTE) {
+            let mut condition = match old.get(REVISION_ATTRIBUTE) {
                 Some(at) => {
                     values.insert(":revision".into(), at.clone());
-                    "#revision = :revision".into()
+                    "#revision = :revision".to_owned()
                 }
-                None => "attribute_not_exists(#revision)".into(),
+                None => "attribute_not_exists(#revision)".to_owned(),
+            };
+            if let Some(held) = unique::hold::<E>(old, names, values) {
+                condition.push_str(" AND ");
+                condition.push_str(&held);
             }
+            condition
         }
     }
+}
+
+/// What one item of a write's transaction is.
+#[derive(Clone, Debug)]
+pub(crate) enum Part {
+    /// The write of the entity's item.
+    Item,
+    /// Its audit record.
+    Record,
+    /// The guard of a unique value it takes or frees.
+    Guard(Guard),
+}
+
+/// One item of a write's transaction: what it is, the key it writes, and the request item.
+pub(crate) struct Made {
+    pub(crate) part: Part,
+    pub(crate) key: ItemKey,
+    pub(crate) item: TransactWriteItem,
+}
+
+/// The transaction of one write of `E`'s item at `key` from `old` to `after`: `write` first,
+/// then the audit record of an audited entity, then the guards of the unique values it takes
+/// or frees.
+fn made<E: Schema>(
+    table: &Table,
+    key: &ItemKey,
+    write: TransactWriteItem,
+    action: AuditAction,
+    old: Option<&Item>,
+    after: Option<&Item>,
+) -> Result<Vec<Made>> {
+    let mut made = vec![Made {
+        part: Part::Item,
+        key: key.clone(),
+        item: write,
+    }];
+    if E::AUDITED {
+        let record = record_of::<E>(table, key, action, old, after)?;
+        let record_key = record
+            .put()
+            .map(|put| item::item_key_of(put.item(), table))
+            .unwrap_or_default();
+        made.push(Made {
+            part: Part::Record,
+            key: record_key,
+            item: record,
+        });
+    }
+    for (guard, write) in unique::guards::<E>(table, key, old, after)? {
+        made.push(Made {
+            key: write.key.clone(),
+            item: write.into_transact(table)?,
+            part: Part::Guard(guard),
+        });
+    }
+    Ok(made)
+}
+
+/// The error of a canceled transaction whose items are `parts` and whose cancellation reasons
+/// have `codes`, in the same order: that of the first guard whose condition failed; `None` when
+/// none did.
+pub(crate) fn guard_refused<'a>(
+    parts: impl IntoIterator<Item = &'a Part>,
+    codes: impl IntoIterator<Item = Option<&'a str>>,
+) -> Option<Error> {
+    parts
+        .into_iter()
+        .zip(codes)
+        .find_map(|(part, code)| match (part, code) {
+            (Part::Guard(guard), Some("ConditionalCheckFailed")) => Some(guard.refused()),
+            _ => None,
+        })
 }
 
 /// What one attempt of an audited write does, decided from the item as read.
@@ -90,10 +178,11 @@ pub(crate) enum Step<T> {
     },
 }
 
-/// Runs one audited write of `E`'s item at `key`: reads the item (unless `read` is false, for
-/// a create), asks `plan` what to write, and writes it with its audit record. When the item
-/// changed between the read and the write, tries again; when the write's own condition failed,
-/// returns `fail(item as it was)`.
+/// Runs one write of `E`'s item at `key`: reads the item (unless `read` is false, for a
+/// create), asks `plan` what to write, and writes it with its audit record and unique guards.
+/// When the item changed between the read and the write, tries again; when the write's own
+/// condition failed, returns `fail(item as it was)`; when a guard's did, the guard's error
+/// ([`Error::Duplicate`] for a value another item holds).
 pub(crate) async fn write<E: Schema, T>(
     table: &Table,
     key: &ItemKey,
@@ -126,7 +215,9 @@ pub(crate) async fn write<E: Schema, T>(
                 answer,
             } => (write, action, after, answer),
         };
-        let record = record_of::<E>(table, key, action, old.as_ref(), after.as_ref())?;
+        let made = made::<E>(table, key, *write, action, old.as_ref(), after.as_ref())?;
+        let (parts, items): (Vec<Part>, Vec<TransactWriteItem>) =
+            made.into_iter().map(|made| (made.part, made.item)).unzip();
         // One token per attempt: the request layer's retries of a lost reply reuse it, and
         // DynamoDB applies a transaction with a token it has seen once.
         let token = uuid::Uuid::new_v4().to_string();
@@ -138,8 +229,7 @@ pub(crate) async fn write<E: Schema, T>(
             |capacity| {
                 client
                     .transact_write_items()
-                    .transact_items(*write)
-                    .transact_items(record)
+                    .set_transact_items(Some(items))
                     .client_request_token(token)
                     .set_return_consumed_capacity(capacity)
             },
@@ -164,14 +254,22 @@ pub(crate) async fn write<E: Schema, T>(
         };
         let reasons = canceled.cancellation_reasons();
         let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
+        // Another writer came between: its transaction conflicted, or took this audit
+        // record's key.
+        let contended = parts.iter().enumerate().any(|(i, part)| {
+            matches!(
+                (part, code(i)),
+                (_, "TransactionConflict") | (Part::Record, "ConditionalCheckFailed")
+            )
+        });
         if code(0) == "ConditionalCheckFailed" {
             let found = reasons.first().and_then(|r| r.item());
             if !read || !raced(old.as_ref(), found) {
                 return Err(fail(found));
             }
-        } else if code(0) != "TransactionConflict"
-            && !matches!(code(1), "ConditionalCheckFailed" | "TransactionConflict")
-        {
+        } else if let Some(refused) = guard_refused(&parts, reasons.iter().map(|r| r.code())) {
+            return Err(refused);
+        } else if !contended {
             return Err(sdk_error(table, "TransactWriteItems", E::TYPE, error));
         }
         tracing::debug!(entity = E::TYPE, %key, attempt, "audited write raced another; retrying");
@@ -208,10 +306,9 @@ fn record_of<E: Schema>(
     record::<E>(table, key, action, old, after, revision)
 }
 
-/// A plan as one action of a user's transaction: the write and its audit record, made at
-/// `send` from the item as read then. Empty when there is nothing to write.
-pub(crate) type Deferred<'t> =
-    Box<dyn FnMut(Option<&Item>) -> Result<Vec<TransactWriteItem>> + Send + 't>;
+/// A plan as one action of a user's transaction: the write with its audit record and unique
+/// guards, made at `send` from the item as read then. Empty when there is nothing to write.
+pub(crate) type Deferred<'t> = Box<dyn FnMut(Option<&Item>) -> Result<Vec<Made>> + Send + 't>;
 
 pub(crate) fn deferred<'t, E: Schema, T>(
     table: &'t Table,
@@ -225,10 +322,7 @@ pub(crate) fn deferred<'t, E: Schema, T>(
             action,
             after,
             ..
-        } => {
-            let record = record_of::<E>(table, &key, action, old, after.as_ref())?;
-            Ok(vec![*write, record])
-        }
+        } => made::<E>(table, &key, *write, action, old, after.as_ref()),
     })
 }
 
@@ -290,18 +384,21 @@ pub(crate) async fn create<E: Schema>(table: &Table, key: ItemKey, new: Item) ->
     write::<E, ()>(table, &key, false, create_plan::<E>(table, new), fail).await
 }
 
-/// Updates a live item, rendered against it so that every changed field has its old and new
-/// value.
+/// Updates a live item (or, for an upsert, creates it where there is none), rendered against
+/// it so that every changed field has its old and new value.
 pub(crate) fn update_plan<'t, E: Schema>(
     plan: Plan<'t, E>,
 ) -> impl FnMut(Option<&Item>) -> Result<Step<E>> + Send + 't {
     move |old| {
         let table = plan.table;
         let live = old.filter(|old| is_a::<E>(old) && !(E::SOFT_DELETE && item::is_deleted(old)));
-        let Some(old) = live else {
-            return Err(condition::failed::<E>(plan.key.clone(), old, plan.expected));
-        };
-        let built = plan.render(Some(old))?;
+        // Only an upsert writes where there is no item, and nothing writes over another type's
+        // or a deleted one.
+        let upsert = plan.create.is_some();
+        if live.is_none() && (old.is_some() || !upsert) {
+            return Err(refused::<E>(plan.key.clone(), old, plan.expected, upsert));
+        }
+        let built = plan.render(live)?;
         let after = built.after.unwrap_or_default();
         let answer = item::decode(after.clone(), table)?;
         let write = action_of::<E>(
@@ -314,7 +411,10 @@ pub(crate) fn update_plan<'t, E: Schema>(
         )?;
         Ok(Step::Write {
             write,
-            action: AuditAction::Update,
+            action: match live {
+                Some(_) => AuditAction::Update,
+                None => AuditAction::Create,
+            },
             after: Some(after),
             answer,
         })
@@ -324,7 +424,8 @@ pub(crate) fn update_plan<'t, E: Schema>(
 /// `update` of an audited entity.
 pub(crate) async fn update<E: Schema>(plan: Plan<'_, E>) -> Result<E> {
     let (table, key, expected) = (plan.table, plan.key.clone(), plan.expected);
-    let fail = |found: Option<&Item>| condition::failed::<E>(key.clone(), found, expected);
+    let upsert = plan.create.is_some();
+    let fail = |found: Option<&Item>| refused::<E>(key.clone(), found, expected, upsert);
     write::<E, E>(table, &key, true, update_plan(plan), fail).await
 }
 
@@ -338,7 +439,7 @@ pub(crate) fn put_plan<'t, E: Schema>(
         let revision = old.map_or(AttributeValue::N("1".into()), next_revision);
         new.insert(REVISION_ATTRIBUTE.into(), revision);
         let (mut names, mut values) = (prepared.names.clone(), prepared.values.clone());
-        let guard = guard(table, old, &mut names, &mut values);
+        let guard = guard::<E>(table, old, &mut names, &mut values);
         let condition = format!("{} AND {guard}", prepared.condition);
         let key = prepared.key.clone();
         let write = action_of::<E>(
@@ -398,7 +499,7 @@ fn conditions<E: Schema>(
     names_map.insert("#type".into(), TYPE_ATTRIBUTE.into());
     values.insert(":type".into(), AttributeValue::S(E::TYPE.into()));
     expression.push_str(" AND ");
-    expression.push_str(&guard(table, Some(old), &mut names_map, &mut values));
+    expression.push_str(&guard::<E>(table, Some(old), &mut names_map, &mut values));
     Ok(Conditions {
         expression,
         names: names_map,

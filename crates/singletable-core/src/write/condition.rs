@@ -100,9 +100,17 @@ pub(crate) fn failed<E: Schema>(
             };
         }
     }
+    let reason = match item::schema_of(old) {
+        Some(stored) if stored > E::SCHEMA => format!(
+            "the item was written with schema {stored} by a newer build; this build knows schema \
+             {} and would replace what it does not know",
+            E::SCHEMA
+        ),
+        _ => "the write's condition did not hold".into(),
+    };
     Error::ConditionFailed {
         entity: E::TYPE,
         key,
-        reason: "the write's condition did not hold".into(),
+        reason,
     }
 }

@@ -33,15 +33,21 @@ pub(crate) fn prepare<E: Schema>(
     crate::tenant::admit::<E>(table)?;
     crate::tenant::check_owner(entity, table)?;
     let key = entity.key().item_key(table)?;
+    super::unique::check(table, entity)?;
     let mut item = item::encode(entity, key.clone(), autogen::now(), table)?;
     let mut names = Names::default();
     // A key template shared by mistake must not let one entity replace another's item.
     let pk = names.name(table.partition_key());
     let item_type = names.name(item::TYPE_ATTRIBUTE);
     let this_type = names.value(AttributeValue::S(E::TYPE.into()));
-    let mut clauses = vec![format!(
-        "(attribute_not_exists({pk}) OR {item_type} = {this_type})"
-    )];
+    // A put replaces the whole item: over an item a newer build wrote it would drop the fields
+    // this build does not know, so it holds only over items of this schema or older.
+    let schema = names.name(item::SCHEMA_ATTRIBUTE);
+    let this_schema = names.value(AttributeValue::N(E::SCHEMA.to_string()));
+    let mut clauses = vec![
+        format!("(attribute_not_exists({pk}) OR {item_type} = {this_type})"),
+        format!("(attribute_not_exists({schema}) OR {schema} <= {this_schema})"),
+    ];
     if let Some(user) = user {
         clauses.push(condition::render(user, &mut names)?);
     }

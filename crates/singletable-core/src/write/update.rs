@@ -90,15 +90,18 @@ pub(crate) struct Plan<'t, E> {
     pub(crate) actions: Vec<(Cow<'static, str>, Action)>,
     pub(crate) condition: Option<Condition<E>>,
     pub(crate) expected: Option<u64>,
+    /// For an upsert, the item it creates where there is none: its attributes that no action
+    /// changes are set only where the item does not have them yet.
+    pub(crate) create: Option<Item>,
 }
 
 impl<'t, E: Schema> Plan<'t, E> {
-    /// Renders the update. Given the item as stored (`snapshot`, for an audited entity), every
-    /// action is resolved against it into a plain SET or REMOVE, the item's revision moves on,
-    /// and the write holds only over that revision; `Built::after` is then the item as it will
-    /// be stored.
+    /// Renders the update of an audited entity against the item as stored (`None`: absent, which
+    /// only an upsert writes to): every action is resolved against it into a plain SET or REMOVE,
+    /// the item's revision moves on, and the write holds only over that revision (or absence);
+    /// `Built::after` is then the item as it will be stored.
     pub(crate) fn render(&self, snapshot: Option<&Item>) -> Result<Built<'t>> {
-        self.render_actions(self.actions.clone(), snapshot, false)
+        self.render_actions(self.actions.clone(), Some(snapshot), false)
     }
 
     /// Renders the update once, moving its actions rather than copying them.
@@ -110,12 +113,26 @@ impl<'t, E: Schema> Plan<'t, E> {
         self.render_actions(actions, None, token)
     }
 
+    /// `snapshot`: `None` for an entity that is not audited; `Some(item as read)` otherwise.
     fn render_actions(
         &self,
         mut actions: Vec<(Cow<'static, str>, Action)>,
-        snapshot: Option<&Item>,
+        snapshot: Option<Option<&Item>>,
         token: bool,
     ) -> Result<Built<'t>> {
+        let table = self.table;
+        if let Some(create) = &self.create {
+            let (pk, sk) = (table.partition_key(), table.sort_key());
+            let mut create_only: Vec<(Cow<'static, str>, Action)> = create
+                .iter()
+                .filter(|(name, _)| *name != pk && *name != sk)
+                .filter(|(name, _)| !actions.iter().any(|(changed, _)| changed == *name))
+                .map(|(name, value)| (Cow::Owned(name.clone()), Action::SetIfAbsent(value.clone())))
+                .collect();
+            // A stable order keeps the expression the same from one attempt to the next.
+            create_only.sort_by(|a, b| a.0.cmp(&b.0));
+            actions.extend(create_only);
+        }
         let repeats_wrong = actions.iter().any(|(_, action)| {
             matches!(
                 action,
@@ -127,13 +144,21 @@ impl<'t, E: Schema> Plan<'t, E> {
         if let Some(token) = &token {
             actions.push((WRITE_ATTRIBUTE.into(), Action::Set(token.clone())));
         }
-        let table = self.table;
         let mut after = None;
         let mut names = Names::default();
-        let mut condition = String::from("attribute_exists(#pk) AND #type = :type");
+        let mut condition = match self.create {
+            Some(_) => String::from("(attribute_not_exists(#pk) OR #type = :type)"),
+            None => String::from("attribute_exists(#pk) AND #type = :type"),
+        };
         let mut guard = None;
-        if let Some(old) = snapshot {
-            let mut new = old.clone();
+        let absent = Item::new();
+        if let Some(read) = snapshot {
+            let old = read.unwrap_or(&absent);
+            let mut new = match (read, &self.create) {
+                // Created by this upsert: its keys, then what the actions set.
+                (None, Some(_)) => item::key_item(self.key.clone(), table),
+                _ => old.clone(),
+            };
             actions = actions
                 .into_iter()
                 .map(|(attribute, action)| {
@@ -154,7 +179,7 @@ impl<'t, E: Schema> Plan<'t, E> {
             let revision = audited::next_revision(old);
             new.insert(REVISION_ATTRIBUTE.into(), revision.clone());
             actions.push((REVISION_ATTRIBUTE.into(), Action::Set(revision)));
-            guard = Some(old);
+            guard = Some(read);
             after = Some(new);
         }
         if E::SOFT_DELETE {
@@ -182,11 +207,11 @@ impl<'t, E: Schema> Plan<'t, E> {
                 " AND (attribute_not_exists(#wtoken) OR #wtoken <> {last})"
             ));
         }
-        if let Some(old) = guard {
+        if let Some(read) = guard {
             condition.push_str(" AND ");
-            condition.push_str(&audited::guard(
+            condition.push_str(&audited::guard::<E>(
                 table,
-                Some(old),
+                read,
                 &mut names_map,
                 &mut values_map,
             ));
@@ -273,6 +298,35 @@ impl<'t, E: Schema> Plan<'t, E> {
             after,
             token,
         })
+    }
+}
+
+/// The error of an update whose condition did not hold on `stored`. An upsert also writes where
+/// there is no item, so there its refusal is the condition's, and a soft-deleted item refuses it
+/// until restored.
+pub(crate) fn refused<E: Schema>(
+    key: ItemKey,
+    stored: Option<&Item>,
+    expected: Option<u64>,
+    upsert: bool,
+) -> Error {
+    let of_this_type = |item: &Item| {
+        item.get(TYPE_ATTRIBUTE)
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+            == Some(E::TYPE)
+    };
+    let reason = match stored {
+        None if upsert => "the write's condition did not hold",
+        Some(item) if upsert && of_this_type(item) && E::SOFT_DELETE && item::is_deleted(item) => {
+            "the item is soft-deleted; restore it before writing to it"
+        }
+        _ => return condition::failed::<E>(key, stored, expected),
+    };
+    Error::ConditionFailed {
+        entity: E::TYPE,
+        key,
+        reason: reason.into(),
     }
 }
 

@@ -2,6 +2,7 @@
 
 use proc_macro2::TokenStream;
 use quote::quote;
+use syn::ext::IdentExt;
 
 use super::key::{borrow_from_self, template_const};
 use super::new::is_supplied;
@@ -50,15 +51,17 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         }
     });
     let index_items = super::index::entity_items(entity, keys);
+    let unique_items = super::unique::entity_items(entity, keys);
     let soft_delete = entity.attrs.soft_delete.then(|| {
         quote!(
             const SOFT_DELETE: bool = true;
         )
     });
     let schema = entity.attrs.upgrade.as_ref().map(|upgrade| {
-        let version = keys.schema;
+        let (version, compatible) = (keys.schema, keys.compatible);
         quote! {
             const SCHEMA: u32 = #version;
+            const COMPATIBLE: u32 = #compatible;
 
             fn upgrade(from: u32, item: &mut #private::Item) -> ::core::result::Result<(), ::std::string::String> {
                 #upgrade(from, item)
@@ -103,6 +106,16 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             key_fields.push(name);
         }
     }
+    // A field serde skips is not stored: no projection can read it.
+    let stored_fields = entity.fields.iter().map(|f| {
+        let rust = f.ident.unraw().to_string();
+        let stored = if f.attrs.serde_skip {
+            ""
+        } else {
+            f.stored_name.as_str()
+        };
+        quote!((#rust, #stored))
+    });
     let tenant_items = keys.tenant.map(|i| {
         let field = entity.fields[i].ident;
         let param = entity.fields[i].param_name();
@@ -128,6 +141,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             const PARTITION_KEY: &'static #private::Template<'static> = &#pk;
             const SORT_KEY: &'static #private::Template<'static> = &#sk;
             const KEY_FIELDS: &'static [&'static str] = &[#(#key_fields),*];
+            const STORED_FIELDS: &'static [(&'static str, &'static str)] = &[#(#stored_fields),*];
 
             type Key<'k> = #key<'k>;
             type New = #new;
@@ -152,6 +166,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             #schema
 
             #index_items
+            #unique_items
             #stamp_update
 
             fn key(&self) -> #key<'_> {

@@ -1,11 +1,13 @@
 //! Secondary indexes: the `INDEXES` templates and `index_keys` of the `Entity` impl, and per
-//! index a partition struct (`<Entity><Query>`) with a query function on the entity.
+//! index a partition struct (`<Entity><Query>`), a query builder (`<Entity><Query>Query`) with a
+//! method per named range on the index sort key, and a query function on the entity.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::key::{bind_tenant, borrowed_type, supplied, template_const, values};
 use super::private;
+use super::query::range_method;
 use crate::ast::{Entity, Field};
 use crate::validate::{option_inner, IndexQuery, Key, Keys};
 
@@ -94,6 +96,7 @@ pub fn expand(entity: &Entity, keys: &Keys) -> TokenStream {
     let items = keys.indexes.iter().enumerate().map(|(i, index)| {
         let query = &index.query;
         let partition = format_ident!("{ident}{}", pascal_case(&query.to_string()));
+        let builder = format_ident!("{partition}Query");
         let fields: Vec<&Field> = supplied(keys, &index.pk.fields)
             .into_iter()
             .map(|f| &entity.fields[f])
@@ -132,21 +135,36 @@ pub fn expand(entity: &Entity, keys: &Keys) -> TokenStream {
             "The [`{ident}`] items in one partition of index `{name}` (`{}`, sorted by `{}`).",
             index.pk.text, index.sk.text
         );
+        let builder_doc = format!(
+            "A query of [`{ident}`] items in one partition of index `{name}`, started by \
+             `{ident}::{query}`; run it with `all`, `page`, `stream` or `count`."
+        );
+        let ranges = index.ranges.iter().map(|r| range_method(entity, keys, r));
         quote! {
             #definition
+
+            #[doc = #builder_doc]
+            #[must_use = "a query does nothing until it is run"]
+            #vis struct #builder<'t>(#private::Query<'t, #ident>);
+
+            #private::query_wrapper!(#builder, #ident);
+
+            impl<'t> #builder<'t> {
+                #(#ranges)*
+            }
 
             impl #ident {
                 #[doc = #query_doc]
                 #vis fn #query<'t>(
                     table: &'t #private::Table,
                     partition: #partition<'t>,
-                ) -> #private::Query<'t, #ident> {
+                ) -> #builder<'t> {
                     // Rendered when the query runs, in the tenant scope it runs in.
                     let pk = #private::Later::new(move |table| {
                         #bind
                         #private::render_index_partition::<#ident>(#i, #values, table.separator())
                     });
-                    #private::Query::index(table, #name, pk)
+                    #builder(#private::Query::index(table, #name, pk))
                 }
             }
         }

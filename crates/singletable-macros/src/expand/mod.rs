@@ -6,6 +6,7 @@ mod index;
 mod key;
 mod new;
 mod query;
+mod unique;
 mod update;
 
 use proc_macro2::TokenStream;

@@ -7,7 +7,7 @@ use super::key::{bind_tenant, borrowed_type, supplied, template_const, values};
 use super::{private, Names};
 use crate::ast::{Entity, Field};
 use crate::attr::RangeOp;
-use crate::validate::{Keys, RangeQuery};
+use crate::validate::{option_inner, Keys, RangeQuery};
 
 pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
     let private = private();
@@ -30,7 +30,8 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
     }
 }
 
-fn range_method(entity: &Entity, keys: &Keys, range: &RangeQuery) -> TokenStream {
+/// The method of one named range query, for a query wrapper (of the table or of an index).
+pub(super) fn range_method(entity: &Entity, keys: &Keys, range: &RangeQuery) -> TokenStream {
     let private = private();
     let ident = entity.ident;
     let name = &range.name;
@@ -43,7 +44,10 @@ fn range_method(entity: &Entity, keys: &Keys, range: &RangeQuery) -> TokenStream
     let render = |prefix: &str| {
         let param = |f: &Field| format_ident!("{prefix}{}", f.param_name());
         let params = fields.iter().map(|f| param(f));
-        let types = fields.iter().map(|f| borrowed_type(f.ty));
+        // An index sort key may be made of `Option` fields; a range takes their values.
+        let types = fields
+            .iter()
+            .map(|f| borrowed_type(option_inner(f.ty).unwrap_or(f.ty)));
         let args = quote!(#(#params: #types),*);
         let values = values(entity, keys, &range.key, |f| {
             let p = param(f);

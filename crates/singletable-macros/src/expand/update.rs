@@ -66,7 +66,8 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             #if_version
 
             /// Sends the update; returns the entity as stored afterwards, or
-            /// `Error::NotFound` when there is no item at the key (none is created).
+            /// `Error::NotFound` when there is no item at the key (none is created; an
+            /// upsert creates it).
             pub async fn send(self) -> #private::Result<#ident> {
                 self.0.send().await
             }

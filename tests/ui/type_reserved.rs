@@ -1,0 +1,9 @@
+use serde::{Deserialize, Serialize};
+use singletable::Entity;
+
+#[derive(Entity, Serialize, Deserialize)]
+#[entity(type = "_UNIQUE", pk = "GUARD#<id>", sk = "#GUARD")]
+struct Guard {
+    id: String,
+}
+fn main() {}
