@@ -772,7 +772,7 @@
 //! ```
 //! use serde::{Deserialize, Serialize};
 //! use singletable::prelude::*;
-//! use singletable::{BatchGet, BatchWrite, Transaction};
+//! use singletable::{BatchGet, BatchWrite, Transaction, TransactionGet};
 //!
 //! #[derive(Entity, Serialize, Deserialize, Debug, Clone)]
 //! #[entity(type = "TEAM", pk = "ORG#<organization_id>", sk = "TEAM#<id>")]
@@ -869,9 +869,30 @@
 //! assert_eq!(got.take(team_slot)?.map(|t| t.member_count), Some(1));
 //! assert_eq!(got.take(ada_slot)?.map(|m| m.username), Some("ada".to_owned()));
 //! assert!(got.take(ops_slot)?.is_none());
+//!
+//! // Upsert: one request creates the item (with its generated fields) or updates it.
+//! let ops = || NewTeam { organization_id: "acme".into(), id: "ops".into(), name: "Ops".into() };
+//! let created = Team::upsert(&table, ops()).add_member_count(1).send().await?;
+//! assert_eq!((created.member_count, created.version), (1, 1));
+//! let updated = Team::upsert(&table, ops()).add_member_count(1).send().await?;
+//! assert_eq!((updated.member_count, updated.version), (2, 2));
+//!
+//! // Several items of any types read at one point in time.
+//! let mut read = TransactionGet::new(&table);
+//! let core = read.get::<Team>(team.key())?;
+//! let ops = read.get::<Team>(updated.key())?;
+//! let mut got = read.send().await?;
+//! let counts = (got.take(core)?.map(|t| t.member_count), got.take(ops)?.map(|t| t.member_count));
+//! assert_eq!(counts, (Some(1), Some(2)));
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! [`Entity::upsert`] creates or updates in one `UpdateItem`: fields the builder sets are
+//! written either way (`add_` on a missing item starts from zero), the rest of its input and the
+//! generated fields only on create. [`TransactionGet`] reads up to 100 items with
+//! `TransactGetItems`. A batch writes an `#[entity(audit)]` entity's items each with its audit
+//! record, in a transaction of its own, and a `unique` entity's with its guard items.
 //!
 //! A versioned entity is refused by [`BatchWrite::put`], which cannot check versions; a
 //! transaction's puts and updates check them. [`Transaction::idempotency_token`] makes retries of
@@ -1113,6 +1134,7 @@
 //! # let table_name = singletable_local::unique_table_name("doc-audit");
 //! let table = Table::builder(client, table_name)
 //!     .audit_context(|| AuditContext { actor: Some("alice".into()), request_id: None })
+//!     .entity::<Account>()
 //!     .build();
 //! table.create_table().await?;
 //!
@@ -1131,6 +1153,15 @@
 //! let trash = Account::trash(&table, AccountPartition { id: "a" }).await?;
 //! assert_eq!(trash[0].deleted_by.as_deref(), Some("alice"));
 //!
+//! // A batch writes audited items each with its record.
+//! let mut batch = singletable::BatchWrite::new(&table);
+//! for id in ["b", "c"] {
+//!     batch.put(&Account { id: id.into(), plan: "free".into(), seats: 1 })?;
+//! }
+//! batch.send().await?;
+//! let trail = Account::audit_trail(&table, AccountKey { id: "c" }).all().await?;
+//! assert_eq!(trail[0].action, AuditAction::Create);
+//!
 //! // A schema 1 item, as an older build wrote it.
 //! # use aws_sdk_dynamodb::types::AttributeValue::S;
 //! table.client().put_item().table_name(table.name())
@@ -1143,9 +1174,43 @@
 //!
 //! let report = Profile::backfill(&table).segments(2).run().await?;
 //! assert_eq!((report.progress.scanned, report.progress.upgraded), (1, 1));
+//!
+//! // A newer build writes schema 3, declared readable by schema 2 builds.
+//! let nick = NewProfileV3 { id: "3".into(), first: "Ada".into(), last: "Lovelace".into(), nickname: Some("Countess".into()) };
+//! ProfileV3::create(&table, nick).await?;
+//! // The schema 2 build, still serving during the deploy, reads it...
+//! let read = Profile::get(&table, ProfileKey { id: "3" }).await?.expect("stored");
+//! assert_eq!(read.last, "Lovelace");
+//! // ...and its puts, which would drop the nickname, are refused.
+//! assert!(matches!(read.put(&table).await, Err(Error::ConditionFailed { .. })));
 //! # Ok(())
 //! # }
+//!
+//! /// Schema 3 adds a nickname that builds of schema 2 may ignore.
+//! #[derive(Entity, Serialize, Deserialize, Debug, Clone)]
+//! #[entity(type = "PROFILE", pk = "PROFILE#<id>", sk = "#PROFILE", schema = 3, compatible = 2, upgrade = to_three)]
+//! pub struct ProfileV3 {
+//!     pub id: String,
+//!     pub first: String,
+//!     pub last: String,
+//!     pub nickname: Option<String>,
+//! }
+//!
+//! fn to_three(from: u32, item: &mut singletable::item::Item) -> Result<(), String> {
+//!     match from {
+//!         1 => split_name(from, item),
+//!         _ => Ok(()), // schema 3 only added an optional field
+//!     }
+//! }
 //! ```
+//!
+//! `compatible = M` on an entity of schema N says that builds which know schema M or later can
+//! read its items as they are (the change since M only added fields they may ignore): items
+//! record it (`_min_schema`), so during a rolling deploy an older build reads them, while an
+//! item of a newer schema not declared compatible is still refused. A `put` replaces the whole
+//! item, so a put from a build older than the item's schema is refused
+//! ([`Error::ConditionFailed`]) instead of dropping what that build does not know; its updates,
+//! which touch only their fields, go through.
 //!
 //! # Errors
 //!
