@@ -132,3 +132,36 @@ async fn a_key_asked_twice_or_of_another_type_reads_sensibly() {
     assert_eq!(got.take(second).unwrap().as_ref(), Some(&e));
     assert_eq!(got.take(other).unwrap(), None);
 }
+
+#[tokio::test]
+async fn a_batch_read_refuses_an_item_of_another_type_as_get_does() {
+    let table = table("batchtype").await;
+    let event = event(1);
+    let mut batch = BatchWrite::new(&table);
+    batch.put(&event).unwrap();
+    batch.send().await.unwrap();
+    let mut foreign = raw_items(&table).await.remove(0);
+    foreign.insert(
+        "_type".into(),
+        aws_sdk_dynamodb::types::AttributeValue::S("OTHER".into()),
+    );
+    table
+        .client()
+        .put_item()
+        .table_name(table.name())
+        .set_item(Some(foreign))
+        .send()
+        .await
+        .unwrap();
+
+    let by_get = Event::get(&table, event.key()).await.unwrap_err();
+    let mut get = BatchGet::new(&table);
+    let slot = get.get::<Event>(event.key()).unwrap();
+    let by_batch = get.send().await.unwrap().take(slot).unwrap_err();
+    for error in [by_get, by_batch] {
+        match error {
+            singletable::Error::Decode { field, .. } => assert_eq!(field, "_type"),
+            other => panic!("expected a decode error naming `_type`, got {other:?}"),
+        }
+    }
+}

@@ -28,7 +28,8 @@ use futures::StreamExt;
 
 use crate::error::{Error, ItemKey, Result};
 use crate::expr::Names;
-use crate::item::{self, Item, TYPE_ATTRIBUTE};
+use crate::item::{self, Item};
+use crate::ops::get::shown;
 use crate::projection::{self, Projection};
 use crate::request::{self, sdk_error};
 use crate::retry::full_jitter;
@@ -585,8 +586,10 @@ impl<'t> BatchGet<'t> {
 }
 
 impl BatchGot<'_> {
-    /// The entity (or projection) of `slot`, or `None` when there is no item of its entity at
-    /// its key; [`Error::Unprocessed`] when the key could not be read.
+    /// The entity (or projection) of `slot`, or `None` when there is no item at its key (or it
+    /// is soft-deleted or expired), as [`Entity::get`](crate::Entity::get) reads it: an item of
+    /// another type there is [`Error::Decode`]; [`Error::Unprocessed`] when the key could not be
+    /// read.
     pub fn take<T>(&mut self, slot: Slot<T>) -> Result<Option<T>> {
         let Some((_, key)) = self.keys.get(slot.index) else {
             return Ok(None);
@@ -605,18 +608,11 @@ impl BatchGot<'_> {
         } else {
             self.items.remove(key)
         };
-        let Some(item) = item else { return Ok(None) };
         let now = crate::autogen::now().unix_timestamp();
-        let gone = item::is_expired(&item, self.table, now)
-            || (slot.soft_delete && item::is_deleted(&item));
-        let typed = item
-            .get(TYPE_ATTRIBUTE)
-            .and_then(|v| v.as_s().ok())
-            .map(String::as_str)
-            == Some(slot.entity);
-        if gone || !typed {
+        // As `get` reads it: an item of another type at the key is an error, not `None`.
+        let Some(item) = shown(item, self.table, slot.soft_delete, false, now) else {
             return Ok(None);
-        }
+        };
         (slot.decode)(item, self.table).map(Some)
     }
 

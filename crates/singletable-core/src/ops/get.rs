@@ -27,7 +27,7 @@ pub(crate) async fn get_projected<P: Projection>(
     let attributes = projection::attributes::<P>(table);
     let item = read::<P::Entity>(table, key, attributes).await?;
     let now = crate::autogen::now().unix_timestamp();
-    shown::<P::Entity>(item, table, false, now)
+    shown(item, table, <P::Entity as Schema>::SOFT_DELETE, false, now)
         .map(|item| projection::decode::<P>(item, table))
         .transpose()
 }
@@ -40,22 +40,25 @@ pub(crate) fn visible<E: Schema>(
     deleted_too: bool,
     now: i64,
 ) -> Result<Option<E>> {
-    shown::<E>(item, table, deleted_too, now)
+    shown(item, table, E::SOFT_DELETE, deleted_too, now)
         .map(|item| item::decode(item, table))
         .transpose()
 }
 
-/// `item`, read by key at `now`, unless it has expired, or `E` is `soft_delete`, the item is
-/// marked deleted and `deleted_too` is not set.
-fn shown<E: Schema>(
+/// `item`, read by key at `now`, unless it has expired, or its entity is `soft_delete`, the item
+/// is marked deleted and `deleted_too` is not set. Every read by key (get, projected get, batch
+/// get, transactional get) goes through it, then through its entity's decode, which refuses an
+/// item of another type.
+pub(crate) fn shown(
     item: Option<Item>,
     table: &Table,
+    soft_delete: bool,
     deleted_too: bool,
     now: i64,
 ) -> Option<Item> {
     item.filter(|item| !item::is_expired(item, table, now))
         // `_deleted_at` means deleted only for a `soft_delete` entity, as queries read it.
-        .filter(|item| deleted_too || !E::SOFT_DELETE || !item::is_deleted(item))
+        .filter(|item| deleted_too || !soft_delete || !item::is_deleted(item))
 }
 
 /// The one `GetItem` of `E`'s item at `key`, of only `attributes` when given.
