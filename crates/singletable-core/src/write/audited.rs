@@ -284,7 +284,7 @@ pub(crate) async fn write<E: Schema, T>(
 }
 
 /// Whether `item` is an `E` (deleted or not).
-fn is_a<E: Schema>(item: &Item) -> bool {
+pub(crate) fn is_a<E: Schema>(item: &Item) -> bool {
     item.get(TYPE_ATTRIBUTE)
         .and_then(|v| v.as_s().ok())
         .map(String::as_str)

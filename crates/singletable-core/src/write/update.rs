@@ -310,15 +310,11 @@ pub(crate) fn refused<E: Schema>(
     expected: Option<u64>,
     upsert: bool,
 ) -> Error {
-    let of_this_type = |item: &Item| {
-        item.get(TYPE_ATTRIBUTE)
-            .and_then(|v| v.as_s().ok())
-            .map(String::as_str)
-            == Some(E::TYPE)
-    };
     let reason = match stored {
         None if upsert => "the write's condition did not hold",
-        Some(item) if upsert && of_this_type(item) && E::SOFT_DELETE && item::is_deleted(item) => {
+        Some(item)
+            if upsert && audited::is_a::<E>(item) && E::SOFT_DELETE && item::is_deleted(item) =>
+        {
             "the item is soft-deleted; restore it before writing to it"
         }
         _ => return condition::failed::<E>(key, stored, expected),
