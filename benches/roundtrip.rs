@@ -13,8 +13,10 @@
 //! same get through a table that never retries: what the retry layer costs when nothing fails),
 //! `update`, `audited` (an update of an `#[entity(audit)]` entity:
 //! a consistent read, then the update and its audit record in one transaction, against the same
-//! requests written by hand), and `noise` (the raw create measured against itself: how far from
-//! 1.00 two identical sides land on this machine). All run by default.
+//! requests written by hand), `noise` (the raw create measured against itself: how far from
+//! 1.00 two identical sides land on this machine), and `coalesced` (1,000 concurrent gets through
+//! a `Loader`, which sends them as `BatchGetItem` requests, against 1,000 concurrent raw
+//! `GetItem`s of the same items, per item; its target is 0.30×). All run by default.
 //!
 //! DynamoDB Local is started by `singletable-local` (or `DYNAMODB_ENDPOINT` is used). The Java
 //! server is another process, so only this process's CPU is counted: the sum of `sum_exec_runtime`
@@ -59,6 +61,8 @@ const ROUND: usize = 25;
 const WARM_UP: usize = 100;
 /// Items that `get` and `update` cycle through.
 const POOL: usize = 200;
+/// Gets issued at once on each side of `coalesced`, of as many distinct items.
+const COALESCED: usize = 1000;
 
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` (or `--all-targets`) does not, and
@@ -524,7 +528,7 @@ async fn run(local: &DynamoDbLocal, rounds: usize) -> Result<()> {
     let (name, client) = (name.as_str(), &client);
 
     let ops = std::env::var("BENCH_OPS")
-        .unwrap_or_else(|_| "create,get,retry,update,audited,noise".into());
+        .unwrap_or_else(|_| "create,get,retry,update,audited,noise,coalesced".into());
     let wanted = |op: &str| ops.split(',').any(|o| o.trim() == op);
     let started = Instant::now();
     let mut results = Vec::new();
@@ -575,6 +579,15 @@ async fn run(local: &DynamoDbLocal, rounds: usize) -> Result<()> {
             raw: raw_create(client, name, new_team(i)).await?);
         results.push(("noise floor: raw create vs raw create", sides));
     }
+    let mut coalesced_ratio = None;
+    if wanted("coalesced") {
+        let sides = coalesced(&table, client, name, rounds.div_ceil(COALESCED / ROUND)).await?;
+        coalesced_ratio = Some(sides.0.cpu_us() / sides.1.cpu_us());
+        results.push((
+            "coalesced: 1,000 concurrent loader gets vs 1,000 concurrent raw GetItems, per item (rounds of 1,000)",
+            sides,
+        ));
+    }
     let elapsed = started.elapsed();
 
     let clock = if schedstat_ns().is_some() {
@@ -621,5 +634,64 @@ async fn run(local: &DynamoDbLocal, rounds: usize) -> Result<()> {
         "target: ours / raw ≤ 1.10×; measured in {:.1} s",
         elapsed.as_secs_f64()
     );
+    if let Some(ratio) = coalesced_ratio {
+        println!(
+            "coalesced gets: ours / raw = {ratio:.3}× of the raw CPU per item (target ≤ 0.30×)"
+        );
+    }
     Ok(())
+}
+
+/// `COALESCED` concurrent gets of as many items: through a [`singletable::Loader`] (one task's
+/// `join_all`, which the loader sends as `BatchGetItem` requests of 100 keys) against the same
+/// number of concurrent raw `GetItem`s. Both sides must return the same items; CPU is per item.
+async fn coalesced(
+    table: &Table,
+    client: &Client,
+    name: &str,
+    rounds: usize,
+) -> Result<(Side, Side)> {
+    use futures::{StreamExt, TryStreamExt};
+
+    let teams: Vec<Team> = futures::stream::iter(0..COALESCED)
+        .map(|i| raw_create(client, name, new_team(i)))
+        .buffered(32)
+        .try_collect()
+        .await?;
+    let loader = singletable::Loader::new(table);
+    let ours = || async {
+        let got =
+            futures::future::join_all(teams.iter().map(|t| loader.get::<Team>(t.key()))).await;
+        got.into_iter()
+            .map(|team| Ok(team?.ok_or("found")?))
+            .collect::<Result<Vec<Team>>>()
+    };
+    let raw = || async {
+        let got = futures::future::join_all(teams.iter().map(|t| raw_get(client, name, t))).await;
+        got.into_iter()
+            .map(|team| team?.ok_or_else(|| "found".into()))
+            .collect::<Result<Vec<Team>>>()
+    };
+    // Untimed: the raw side opens its connections here.
+    assert_eq!(ours().await?, teams);
+    assert_eq!(raw().await?, teams);
+    let (mut ours_side, mut raw_side) = (Side::default(), Side::default());
+    for round in 0..rounds.max(3) {
+        for ours_turn in [round % 2 == 0, round % 2 == 1] {
+            let (cpu, wall) = (cpu_ns(), Instant::now());
+            let got = if ours_turn {
+                ours().await?
+            } else {
+                raw().await?
+            };
+            let (cpu, wall) = (cpu_ns() - cpu, wall.elapsed());
+            assert!(got == teams, "both sides return the same items");
+            if ours_turn {
+                ours_side.add(cpu, wall, COALESCED);
+            } else {
+                raw_side.add(cpu, wall, COALESCED);
+            }
+        }
+    }
+    Ok((ours_side, raw_side))
 }

@@ -747,9 +747,97 @@
 //! ```
 //!
 //! A tenant-scoped entity's secondary indexes must have the tenant in their `pk` (checked at
-//! compile time), and [`Entity::list_all`] reads the tenant type index, never the type index,
-//! which is not keyed by tenant. [`tenant::as_tenant`] opens a scope for operator work across
-//! tenants and logs it. `examples/tenancy.rs` opens the scope per HTTP request in a tower layer.
+//! compile time), unless they are lookups (below), and [`Entity::list_all`] reads the tenant
+//! type index, never the type index, which is not keyed by tenant. `examples/tenancy.rs` opens
+//! the scope per HTTP request in a tower layer.
+//!
+//! ## Across tenants
+//!
+//! Work over more than one tenant runs in [`tenant::across_tenants`]`(reason, future)`, a scope
+//! that names why it crosses tenants and logs it with tracing. It is the only way to read or
+//! write more than one tenant's items: re-indexing ([`Backfill`]), counting by type, listing a
+//! table's tenants and reading a change feed accept it, and refuse to run outside it (or in one
+//! tenant's scope, work on that tenant only); every operation on one tenant's items still
+//! fails with [`Error::MissingTenant`] in it. [`tenant::as_tenant`] opens one tenant's scope
+//! for an operator or a job, and logs it.
+//!
+//! ## Lookups
+//!
+//! Some values arrive before the tenant is known: the hash of an API key, the email of a user
+//! signing in. An index declared `lookup` has no tenant in its key; its query method needs no
+//! scope and returns, for each item holding the value, a [`Found`]: the owning tenant and the
+//! item's key, never its data (the request projects only keys and what tells a live item from a
+//! deleted or expired one). Reading the item is an ordinary read in that tenant's scope.
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//! use singletable::prelude::*;
+//! use singletable::tenant;
+//!
+//! #[derive(Entity, Serialize, Deserialize, Debug, Clone)]
+//! #[entity(
+//!     type = "API_KEY",
+//!     pk = "TENANT#<tenant_id>#KEY#<id>",
+//!     sk = "#METADATA",
+//!     index(name = "GSI1", query = "by_hash", pk = "APIKEY#<hash>", sk = "KEY#<id>", lookup)
+//! )]
+//! pub struct ApiKey {
+//!     #[entity(tenant)]
+//!     pub tenant_id: String,
+//!     pub id: String,
+//!     pub hash: String,
+//!     pub scopes: Vec<String>,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let local = singletable_local::DynamoDbLocal::shared()?;
+//! # let client = local.client().await;
+//! # let table_name = singletable_local::unique_table_name("doc-lookups");
+//! let table = Table::builder(client, table_name)
+//!     .index("GSI1", "gsi1pk", "gsi1sk")
+//!     .build();
+//! table.create_table().await?;
+//! let new = NewApiKey { id: "k1".into(), hash: "9f86d0".into(), scopes: vec!["read".into()] };
+//! tenant::scope("acme", ApiKey::create(&table, new)).await?;
+//!
+//! // A request presents a key: which tenant is it of? No scope is needed to ask.
+//! let found = ApiKey::by_hash(&table, ApiKeyByHash { hash: "9f86d0" })
+//!     .one()
+//!     .await?
+//!     .ok_or("no such key")?;
+//! let tenant_id = found.tenant.clone().ok_or("tenant-scoped")?;
+//! assert_eq!(tenant_id.as_str(), "acme");
+//!
+//! // The key's data is read in its tenant's scope, and only there.
+//! let key = tenant::scope(tenant_id, found.get(&table)).await?.ok_or("still there")?;
+//! assert_eq!(key.scopes, ["read"]);
+//! assert!(found.get(&table).await.is_err());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## A tenant's lifecycle
+//!
+//! On the table's schema (`#[derive(TableSchema)]`, below) and its tenant type index:
+//! [`TableSchema::tenants`] lists the tenants of a table (across tenants only);
+//! [`TableSchema::delete_tenant`] deletes every item of the scope's tenant — its entities, their
+//! unique guards and audit records — in pages, with a checkpoint to resume from and a count per
+//! type, checking each key against the tenant's key space; [`TableSchema::export_tenant`] and
+//! [`TableSchema::import_tenant`] write and read a tenant's items as JSON lines of DynamoDB JSON.
+//!
+//! ```no_run
+//! # use singletable::{tenant, Table, TableSchema};
+//! # async fn run<AppItem: TableSchema>(table: &Table) -> singletable::Result<()> {
+//! let tenants = tenant::across_tenants("billing run", AppItem::tenants(table).send()).await?;
+//! let mut file: Vec<u8> = Vec::new(); // or a file, an S3 upload: any `tokio::io::AsyncWrite`
+//! let reason = "acme closed its account";
+//! tenant::as_tenant("acme", reason, AppItem::export_tenant(table).send(&mut file)).await?;
+//! let report = tenant::as_tenant("acme", reason, AppItem::delete_tenant(table).send()).await?;
+//! println!("{} tenants; deleted {:?}", tenants.len(), report.deleted);
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # Transactions and batches
 //!
@@ -1079,8 +1167,31 @@
 //! The old values come from a consistent read just before the write, and the write holds only
 //! over the revision it read (an internal `_revision`); when another writer came between, the
 //! write is read and made again. A failed condition writes neither the change nor a record.
-//! Audited entities can be written in a [`Transaction`] (which then carries their records) but
-//! not in a [`BatchWrite`], which cannot.
+//! Audited entities can be written in a [`Transaction`] (which then carries their records) and
+//! in a [`BatchWrite`], which writes each of them through a transaction of its own.
+//!
+//! With a tenant type index, [`AuditLog::of_tenant`] reads every audit record of the scope's
+//! tenant, newest first: by time range, actor, action and entity type, whole or by page.
+//!
+//! ```no_run
+//! # use singletable::{tenant, AuditAction, AuditLog, Table};
+//! # async fn run(table: &Table) -> singletable::Result<()> {
+//! let to = singletable::autogen::now();
+//! let from = to - time::Duration::days(30);
+//! let page = tenant::scope(
+//!     "acme",
+//!     AuditLog::of_tenant(table)
+//!         .between(from, to)
+//!         .actor("user-7")
+//!         .action(AuditAction::Update)
+//!         .entity_type("PROJECT")
+//!         .page(50, None),
+//! )
+//! .await?;
+//! println!("{} records, more: {}", page.items.len(), page.cursor.is_some());
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! ## Schema versions
 //!
@@ -1211,6 +1322,15 @@
 //! item, so a put from a build older than the item's schema is refused
 //! ([`Error::ConditionFailed`]) instead of dropping what that build does not know; its updates,
 //! which touch only their fields, go through.
+//!
+//! # Change feeds
+//!
+//! A table's DynamoDB stream, read through [`ChangeFeed`] with a [`Checkpoint`] to resume from
+//! (one reader for the stream, or one per shard), or the records a Lambda function receives
+//! ([`LambdaStreamEvent`]), decode into the table schema's enum as [`ChangeEvent`]s: the action
+//! (created, updated, deleted, soft-deleted, restored), the key, the tenant, and the old and new
+//! items. Reading them is cross-tenant work, in [`tenant::across_tenants`]. The
+//! [`change_feed`] module has an example.
 //!
 //! # Errors
 //!

@@ -980,6 +980,7 @@ const AUDIT_RECORD: &[&str] = &[
     "userId",
     "requestId",
     "ttl",
+    "_tenant_type",
 ];
 
 /// The serde names of `sample`'s fields (`None` fields included, as JSON nulls).

@@ -3,15 +3,23 @@
 
 mod attack;
 mod audit;
+mod audit_log;
 mod batch;
 mod builders;
+mod change_feed;
 mod collection;
 mod count;
 mod crud;
 mod faults;
 mod index;
 mod interop;
+mod lifecycle;
+mod loader;
+mod lookup;
+mod migration;
 mod model;
+mod patterns;
+mod platform;
 mod projection;
 mod query;
 mod reindex;

@@ -90,6 +90,7 @@ pub struct MemoTopic {
 #[derive(Debug, Clone, Default)]
 pub struct Exchange {
     pub request: String,
+    pub response: String,
     pub response_bytes: usize,
 }
 
@@ -116,7 +117,7 @@ impl Intercept for Wiretap {
             .unwrap_or_default();
         self.0.lock().unwrap().push(Exchange {
             request,
-            response_bytes: 0,
+            ..Exchange::default()
         });
         Ok(())
     }
@@ -127,9 +128,10 @@ impl Intercept for Wiretap {
         _: &RuntimeComponents,
         _: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        let size = context.response().body().bytes().map_or(0, <[u8]>::len);
+        let body = context.response().body().bytes().unwrap_or_default();
         if let Some(last) = self.0.lock().unwrap().last_mut() {
-            last.response_bytes = size;
+            last.response_bytes = body.len();
+            last.response = String::from_utf8_lossy(body).into_owned();
         }
         Ok(())
     }

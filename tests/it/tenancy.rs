@@ -383,3 +383,103 @@ async fn a_table_resolver_supplies_the_tenant_when_no_scope_is_set() {
     pks.sort();
     assert_eq!(pks, ["TENANT#configured#NOTES", "TENANT#scoped#NOTES"]);
 }
+
+/// The table's schema, for the operations that work over a whole table.
+#[derive(singletable::TableSchema, Debug)]
+enum TenancyItem {
+    Note(Note),
+}
+
+#[tokio::test]
+async fn only_the_cross_tenant_mode_works_on_more_than_one_tenant() {
+    use singletable::{AuditLog, Backfill, ChangeFeed, Checkpoint, TableSchema};
+
+    let local = singletable_local::DynamoDbLocal::shared().expect("DynamoDB Local starts");
+    let name = singletable_local::unique_table_name("crossing");
+    let table = TenancyItem::declare(Table::builder(local.client().await, name))
+        .index("GSI1", "gsi1pk", "gsi1sk")
+        .tenant_type_index("TenantTypeIndex")
+        .build();
+    let arn = table.create_table_with_stream().await.unwrap();
+    two_tenants(&table).await;
+    let streams = local.streams_client().await;
+    let feed = ChangeFeed::<TenancyItem>::new(&table, &streams, arn.as_str());
+
+    // The operations built to go over the whole table, each giving how many items (or tenants)
+    // it reached.
+    let whole_table = || async {
+        let mut reader = feed.read(Checkpoint::new());
+        let mut events = 0;
+        let read = loop {
+            match reader.next().await {
+                Ok(Some(event)) => {
+                    // Each event decodes in the scope of the tenant its key names.
+                    let Some(TenancyItem::Note(note)) = &event.new else {
+                        panic!("a create: {event:?}")
+                    };
+                    assert_eq!(
+                        event.tenant.map(|t| t.to_string()),
+                        Some(note.tenant_id.clone())
+                    );
+                    events += 1;
+                }
+                Ok(None) => break Ok(events),
+                Err(e) => break Err(e),
+            }
+        };
+        vec![
+            TenancyItem::tenants(&table).send().await.map(|t| t.len()),
+            TenancyItem::count_by_type(&table)
+                .send()
+                .await
+                .map(|c| c.values().sum::<u64>() as usize),
+            Backfill::<Note>::new(&table)
+                .dry_run()
+                .run()
+                .await
+                .map(|r| r.progress.scanned as usize),
+            read,
+        ]
+    };
+
+    // Outside any scope, none of them runs, and nothing is sent.
+    let (outside, requests) = count_requests(whole_table()).await;
+    assert_eq!(requests, 0);
+    assert!(outside.iter().all(Result::is_err), "{outside:?}");
+
+    // In one tenant's scope, listing tenants and reading the change feed are refused; counting
+    // and re-indexing reach that tenant's items only.
+    let (in_one, _) = count_requests(tenant::scope("A", whole_table())).await;
+    assert!(in_one[0].is_err() && in_one[3].is_err(), "{in_one:?}");
+    assert_eq!(in_one[1].as_ref().ok(), Some(&3));
+    assert_eq!(in_one[2].as_ref().ok(), Some(&3));
+
+    // Across tenants, each reaches both tenants.
+    let across = tenant::across_tenants("test: every tenant", whole_table()).await;
+    let reached: Vec<usize> = across.into_iter().map(Result::unwrap).collect();
+    assert_eq!(reached, [2, 6, 6, 6]);
+
+    // And in that mode, every operation on one tenant's items is refused before any request.
+    let (one_tenant, requests) = count_requests(tenant::across_tenants("test", async {
+        let key = NoteKey { id: "1" };
+        vec![
+            Note::get(&table, key).await.map(drop),
+            Note::list_all(&table).all().await.map(drop),
+            Note::query(&table, NotePartition::default())
+                .all()
+                .await
+                .map(drop),
+            Note::create(&table, note("9", "t")).await.map(drop),
+            AuditLog::of_tenant(&table).all().await.map(drop),
+            TenancyItem::delete_tenant(&table).send().await.map(drop),
+        ]
+    }))
+    .await;
+    assert_eq!(requests, 0);
+    for result in one_tenant {
+        assert!(
+            matches!(result, Err(Error::MissingTenant { .. })),
+            "{result:?}"
+        );
+    }
+}

@@ -240,3 +240,47 @@ async fn lists_grow_atomically_and_absent_values_are_set_once() {
         .unwrap();
     assert_eq!(second.budget, Some(10.0), "an existing value is kept");
 }
+
+#[tokio::test]
+async fn compound_conditions_hold_on_every_write() {
+    let table = table("writes-compound").await;
+    let new = NewOrganization {
+        tenant_id: "t1".into(),
+        name: "Acme".into(),
+        plan: Plan::Free,
+        max_users: 5,
+        description: None,
+    };
+    let org = Organization::create(&table, new).await.unwrap();
+    let f = Organization::FIELDS;
+    let holds = || {
+        f.plan
+            .eq(Plan::Free)
+            .and(f.max_users.lt(10).or(f.name.eq("x")))
+    };
+    let fails = || f.plan.eq(Plan::Free).and(f.max_users.gt(10)).not().not();
+
+    // A condition the user builds from `and`, `or` and `not`, alone or with a second one.
+    let err = Organization::update(&table, org.key())
+        .set_name("B")
+        .condition(fails())
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ConditionFailed { .. }), "{err:?}");
+    let updated = Organization::update(&table, org.key())
+        .set_name("B")
+        .condition(holds())
+        .condition(f.name.eq("Acme"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.name, "B");
+    let err = updated.put_if(&table, fails()).await.unwrap_err();
+    assert!(matches!(err, Error::ConditionFailed { .. }), "{err:?}");
+    updated.put_if(&table, holds()).await.unwrap();
+    let deleted = Organization::delete_if(&table, org.key(), holds().not().not())
+        .await
+        .unwrap();
+    assert_eq!(deleted.map(|o| o.name).as_deref(), Some("B"));
+}

@@ -14,6 +14,11 @@ pub fn now() -> OffsetDateTime {
         .unwrap_or(now)
 }
 
+/// [`now`] as the library stores times: ISO-8601 UTC with milliseconds, 24 characters.
+pub(crate) fn now_text() -> String {
+    String::timestamp(now())
+}
+
 /// Types `autogen = uuid` and `autogen = uuid_v7` can fill.
 #[diagnostic::on_unimplemented(
     message = "`autogen = uuid` cannot fill a field of type `{Self}`",

@@ -46,7 +46,7 @@ use tracing::Instrument;
 
 use crate::error::{Error, ItemKey, Result};
 use crate::item::{self, Item, TIMESTAMP_ATTRIBUTE, TYPE_ATTRIBUTE};
-use crate::request::{self, sdk_error};
+use crate::request;
 use crate::schema::Schema;
 use crate::table::{Table, TenantId};
 use crate::write::single::{self, Action, Write};
@@ -413,39 +413,26 @@ impl<'t, E: Schema> Backfill<'t, E> {
             None => "#type = :type",
         };
         loop {
-            let client = table.client();
-            let sent = request::send(
-                table,
-                "Scan",
-                E::TYPE,
-                |capacity| {
-                    let scan = client
-                        .scan()
-                        .table_name(table.name())
-                        .segment(segment as i32)
-                        .total_segments(self.segments as i32)
-                        .filter_expression(filter)
-                        .expression_attribute_names("#type", TYPE_ATTRIBUTE)
-                        .expression_attribute_values(":type", AttributeValue::S(E::TYPE.into()))
-                        .set_limit(self.page_size)
-                        .set_exclusive_start_key(start)
-                        .set_return_consumed_capacity(capacity);
-                    match tenant_filter {
-                        Some((field, tenant)) => scan
-                            .expression_attribute_names("#tenant", field)
-                            .expression_attribute_values(
-                                ":tenant",
-                                AttributeValue::S(tenant.to_owned()),
-                            ),
-                        None => scan,
-                    }
-                },
-                |request| request.send(),
-            )
-            .await;
-            let output = sent
-                .result
-                .map_err(|e| sdk_error(table, "Scan", E::TYPE, e))?;
+            let output = request::scan(table, E::TYPE, |scan| {
+                let scan = scan
+                    .segment(segment as i32)
+                    .total_segments(self.segments as i32)
+                    .filter_expression(filter)
+                    .expression_attribute_names("#type", TYPE_ATTRIBUTE)
+                    .expression_attribute_values(":type", AttributeValue::S(E::TYPE.into()))
+                    .set_limit(self.page_size)
+                    .set_exclusive_start_key(start);
+                match tenant_filter {
+                    Some((field, tenant)) => scan
+                        .expression_attribute_names("#tenant", field)
+                        .expression_attribute_values(
+                            ":tenant",
+                            AttributeValue::S(tenant.to_owned()),
+                        ),
+                    None => scan,
+                }
+            })
+            .await?;
             let items = output.items.unwrap_or_default();
             let outcomes: Vec<Outcome> = futures::stream::iter(items)
                 .map(|item| self.refresh(item, tenancy))
@@ -681,8 +668,7 @@ fn up_to_date<E: Schema>(
     }
     // The type indexes sort by `_timestamp`: an item stored without one is in neither.
     if !new.contains_key(TIMESTAMP_ATTRIBUTE) {
-        let mut now = String::with_capacity(24);
-        singletable_keys::write_timestamp(crate::autogen::now(), &mut now);
+        let now = crate::autogen::now_text();
         new.insert(TIMESTAMP_ATTRIBUTE.into(), AttributeValue::S(now));
     }
     Ok((new != *old).then_some((new, outcome)))

@@ -109,10 +109,27 @@ struct AuditedWrite<'t> {
 /// One write of a batch, with what names it in errors. (A named type, not a tuple with a
 /// `&'static str`: it keeps the futures that carry it `Send` for the compiler.)
 #[derive(Debug)]
-struct Write {
+pub(crate) struct Write {
     entity: &'static str,
     key: ItemKey,
     request: WriteRequest,
+}
+
+impl Write {
+    /// A raw write for [`write_raw`]: `request` (a put of a whole item or a delete by key) of
+    /// the item at `key`, named by its `_type`.
+    pub(crate) fn raw(entity: &'static str, key: ItemKey, request: WriteRequest) -> Self {
+        Write {
+            entity,
+            key,
+            request,
+        }
+    }
+
+    /// The `_type` of the item written.
+    pub(crate) fn entity(&self) -> &'static str {
+        self.entity
+    }
 }
 
 /// The writes of a chunk that were not done after the retries, and why.
@@ -284,21 +301,100 @@ impl<'t> BatchWrite<'t> {
             .collect::<Vec<Left>>();
         let (mut lefts, audited) = futures::join!(batched, audited);
         lefts.extend(audited);
-        let mut items = Vec::new();
-        let mut cause = None;
-        for left in lefts {
-            items.extend(left.writes);
-            cause = cause.or(left.cause);
-        }
-        if items.is_empty() {
-            return Ok(());
-        }
-        Err(Error::Unprocessed {
-            operation: "BatchWriteItem",
-            items,
-            cause: cause.map(Box::new),
-        })
+        reported(lefts)
     }
+}
+
+/// Sends raw writes — whole items put as they are, items deleted by key — each named by its
+/// `_type` and key, through the chunks, retries and report of [`BatchWrite::send`]: for work on
+/// items as stored that no entity's typed API describes (a tenant's deletion and import). The
+/// caller checks what it writes (key space, `_type`, no key twice); nothing here does.
+///
+/// Fails with [`Error::Unprocessed`] naming each write not confirmed after the retries; every
+/// other write is done.
+pub(crate) async fn write_raw(
+    table: &Table,
+    writes: Vec<Write>,
+    concurrency: usize,
+    attempts: u32,
+) -> Result<()> {
+    let effort = Effort {
+        concurrency: concurrency.max(1),
+        attempts: attempts.max(1),
+        ..Effort::default()
+    };
+    let mut chunks = Vec::new();
+    let mut writes = writes.into_iter().peekable();
+    while writes.peek().is_some() {
+        chunks.push(writes.by_ref().take(MAX_WRITES).collect::<Vec<_>>());
+    }
+    let lefts = futures::stream::iter(chunks)
+        .map(|chunk| write_chunk(table, chunk, effort))
+        .buffer_unordered(effort.concurrency)
+        .collect::<Vec<Left>>()
+        .await;
+    reported(lefts)
+}
+
+/// A batch's outcome from what its chunks left: done, or [`Error::Unprocessed`] naming every
+/// write that was not, with the first cause.
+fn reported(lefts: Vec<Left>) -> Result<()> {
+    let mut items = Vec::new();
+    let mut cause = None;
+    for left in lefts {
+        items.extend(left.writes);
+        cause = cause.or(left.cause);
+    }
+    if items.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Unprocessed {
+        operation: "BatchWriteItem",
+        items,
+        cause: cause.map(Box::new),
+    })
+}
+
+/// Reads whole items by key with strongly consistent reads, through the chunks and retries of
+/// [`BatchGet::send`]: the items found (in no order; a key with no item is absent), and the keys
+/// that could not be read after the retries. The caller checks which keys it may read.
+pub(crate) async fn read_raw(
+    table: &Table,
+    entity: &'static str,
+    keys: Vec<ItemKey>,
+    concurrency: usize,
+    attempts: u32,
+) -> (Vec<Item>, Vec<ItemKey>) {
+    read_keys(table, entity, keys, true, concurrency, attempts).await
+}
+
+/// [`read_raw`], with strongly consistent reads only when `consistent` is set (the loader reads
+/// as `get` does, eventually consistent).
+pub(crate) async fn read_keys(
+    table: &Table,
+    entity: &'static str,
+    keys: Vec<ItemKey>,
+    consistent: bool,
+    concurrency: usize,
+    attempts: u32,
+) -> (Vec<Item>, Vec<ItemKey>) {
+    let effort = Effort {
+        concurrency: concurrency.max(1),
+        attempts: attempts.max(1),
+        ..Effort::default()
+    };
+    let chunks: Vec<Vec<ItemKey>> = keys.chunks(MAX_GET_KEYS).map(<[ItemKey]>::to_vec).collect();
+    let results: Vec<(Vec<Item>, Vec<ItemKey>)> = futures::stream::iter(chunks)
+        .map(|chunk| get_chunk(table, entity, chunk, None, consistent, effort))
+        .buffer_unordered(effort.concurrency)
+        .collect()
+        .await;
+    let (mut found, mut left) = (Vec::with_capacity(keys.len()), Vec::new());
+    for (items, missing) in results {
+        found.extend(items);
+        left.extend(missing);
+    }
+    (found, left)
 }
 
 /// Sends one audited write; returns it as left, with the cause, when it failed.
@@ -556,7 +652,7 @@ impl<'t> BatchGet<'t> {
             });
         let projection = projection.as_ref();
         let results: Vec<(Vec<Item>, Vec<ItemKey>)> = futures::stream::iter(chunks)
-            .map(|chunk| get_chunk(table, entity, chunk, projection, effort))
+            .map(|chunk| get_chunk(table, entity, chunk, projection, false, effort))
             .buffer_unordered(effort.concurrency)
             .collect()
             .await;
@@ -629,6 +725,7 @@ async fn get_chunk(
     entity: &'static str,
     chunk: Vec<ItemKey>,
     projection: Option<&(String, HashMap<String, String>)>,
+    consistent: bool,
     effort: Effort,
 ) -> (Vec<Item>, Vec<ItemKey>) {
     let mut found = Vec::with_capacity(chunk.len());
@@ -648,6 +745,7 @@ async fn get_chunk(
             .set_keys(Some(pending.clone()))
             .set_projection_expression(projection.map(|(expression, _)| expression.clone()))
             .set_expression_attribute_names(projection.map(|(_, names)| names.clone()))
+            .set_consistent_read(consistent.then_some(true))
             .build()
         {
             Ok(keys) => keys,

@@ -248,6 +248,34 @@ pub enum Error {
         /// The `_type`s of the schema's entities.
         expected: &'static [&'static str],
     },
+
+    /// A request to DynamoDB Streams failed, after its retries.
+    #[error("{operation} on stream `{stream}`{} failed: {}", shard.as_deref().map_or(String::new(), |s| format!(" (shard `{s}`)")), aws_sdk_dynamodbstreams::error::DisplayErrorContext(.source))]
+    Stream {
+        /// The DynamoDB Streams operation, such as `GetRecords`.
+        operation: &'static str,
+        /// The stream's ARN.
+        stream: String,
+        /// The shard the request read, if it read one.
+        shard: Option<String>,
+        /// The cause.
+        #[source]
+        source: Box<aws_sdk_dynamodbstreams::Error>,
+    },
+
+    /// A change-feed record (from DynamoDB Streams or a Lambda event) cannot be read: its key,
+    /// its event name or an image it needs is missing or malformed. Other records still decode.
+    #[error("{schema}: change record {record}{}: {reason}", key.as_ref().map_or(String::new(), |k| format!(" of {k}")))]
+    InvalidRecord {
+        /// The table schema the record was decoded for.
+        schema: &'static str,
+        /// The record's sequence number, else its event ID, else `(unnamed)`.
+        record: String,
+        /// The key of the item, when the record has a readable one.
+        key: Option<ItemKey>,
+        /// What is wrong, in words.
+        reason: String,
+    },
 }
 
 fn in_field(field: &str) -> String {

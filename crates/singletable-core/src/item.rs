@@ -63,9 +63,23 @@ pub(crate) fn is_deleted(item: &Item) -> bool {
     item.contains_key(DELETED_ATTRIBUTE)
 }
 
-/// The `_tenant_type` value of `E`'s items of `tenant`.
-pub(crate) fn tenant_type<E: Schema>(tenant: &str, table: &Table) -> String {
-    format!("{tenant}{}{}", table.separator(), E::TYPE)
+/// The `_tenant_type` value of `tenant`'s items of type `type_name`: the partition of the
+/// tenant type index that lists them.
+pub fn tenant_type(tenant: &str, type_name: &str, table: &Table) -> String {
+    format!("{tenant}{}{type_name}", table.separator())
+}
+
+/// The `_tenant_type` attribute `tenant`'s items of type `type_name` are written with, when the
+/// table has a tenant type index. Entities, their unique guards and their audit records all
+/// carry it, so one tenant's items of every kind can be listed without a scan.
+pub(crate) fn tenant_type_attribute(
+    tenant: &str,
+    type_name: &str,
+    table: &Table,
+) -> Option<(String, AttributeValue)> {
+    table.tenant_type_index()?;
+    let value = AttributeValue::S(tenant_type(tenant, type_name, table));
+    Some((TENANT_TYPE_ATTRIBUTE.to_owned(), value))
 }
 
 /// Encodes `entity` as the item stored at `key`, created at `created`.
@@ -156,7 +170,7 @@ pub(crate) fn derived<'t, E: Schema>(
         derived.push((ttl_attribute::<E>(table)?, at));
     }
     if let (Some(tenant), Some(_)) = (entity.tenant(), table.tenant_type_index()) {
-        let value = AttributeValue::S(tenant_type::<E>(tenant, table));
+        let value = AttributeValue::S(tenant_type(tenant, E::TYPE, table));
         derived.push((TENANT_TYPE_ATTRIBUTE, Some(value)));
     }
     Ok(derived)

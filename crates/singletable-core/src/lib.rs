@@ -16,7 +16,7 @@
 //! 4. the request layer, through which every request is sent: `request`;
 //! 5. write plans and their guards: `write`;
 //! 6. operations and composites: `ops`, `batch`, `transaction`, `transaction_get`, `audit`,
-//!    `backfill`, `collection`, `admin`, `table_schema`;
+//!    `backfill`, `collection`, `admin`, `table_schema`, `change_feed`;
 //! 7. the facade users call and generated code implements: `entity`.
 
 // 1
@@ -45,7 +45,10 @@ mod admin;
 pub mod audit;
 mod backfill;
 mod batch;
+pub mod change_feed;
 mod collection;
+mod lifecycle;
+mod loader;
 mod ops;
 mod table_schema;
 mod transaction;
@@ -56,9 +59,13 @@ mod entity;
 #[cfg(test)]
 mod layers;
 
-pub use audit::{AuditAction, AuditContext, AuditRecord, AuditTrail};
+pub use audit::{AuditAction, AuditContext, AuditLog, AuditRecord, AuditTrail};
 pub use backfill::{Backfill, BackfillReport, Progress};
 pub use batch::{BatchGet, BatchGot, BatchWrite, Slot};
+pub use change_feed::{
+    ChangeAction, ChangeEvent, ChangeFeed, ChangeReader, Checkpoint, LambdaRecord,
+    LambdaStreamEvent, Shard,
+};
 pub use codec::SerializeWith;
 pub use collection::{Collection, Joinable, Pool};
 pub use entity::Entity;
@@ -66,6 +73,12 @@ pub use error::{CancelReason, CursorError, Error, ItemKey, Result};
 pub use expr::{Condition, Field};
 #[doc(hidden)]
 pub use later::Later;
+pub use lifecycle::{
+    DeleteTenant, ExportTenant, ImportTenant, TenantCheckpoint, TenantDeletion, TenantExport,
+    TenantImport, Tenants, TypeCheckpoint,
+};
+pub use loader::{Loader, LoaderBuilder};
+pub use ops::lookup::{Found, Lookup};
 pub use ops::query::{Page, Projected, Query, SortKey};
 pub use ops::soft_delete::Trashed;
 pub use ops::update::Update;
@@ -101,8 +114,8 @@ pub mod __private {
     pub use crate::projection::{same_type, stored_as};
     pub use crate::{
         Collection, Condition, Entity, EntityKey, Error, Field, IndexKeys, ItemKey, Joinable,
-        KeyPart, Later, Page, PartitionKey, Pool, Projected, Projection, Query, Result, Schema,
-        SerializeWith, SortKey, Table, Template, Update,
+        KeyPart, Later, Lookup, Page, PartitionKey, Pool, Projected, Projection, Query, Result,
+        Schema, SerializeWith, SortKey, Table, Template, Update,
     };
     pub use futures::Stream;
     pub use singletable_keys::{prefix_upper_bound, Segment};

@@ -9,6 +9,8 @@ use std::time::Instant;
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::{builders::QueryFluentBuilder, QueryOutput};
+use aws_sdk_dynamodb::operation::scan::{builders::ScanFluentBuilder, ScanOutput};
 use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
 use tracing::{Instrument, Span};
 
@@ -62,6 +64,37 @@ fn classify<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> Failu
 /// answer, a reset connection, a timeout).
 pub(crate) fn is_transient<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
     classify(error) != Failure::Final
+}
+
+/// One `Query` of the table, made by `build` from a request that names the table, sent through
+/// [`send`]; a failure is the error naming `entity`. Reads go through it, so each has its span,
+/// its retries and its consumed capacity without spelling them out.
+pub(crate) async fn query(
+    table: &Table,
+    entity: &'static str,
+    build: impl FnOnce(QueryFluentBuilder) -> QueryFluentBuilder,
+) -> Result<QueryOutput> {
+    let client = table.client();
+    let request = |capacity| {
+        build(client.query().table_name(table.name())).set_return_consumed_capacity(capacity)
+    };
+    let sent = send(table, "Query", entity, request, |request| request.send()).await;
+    sent.result
+        .map_err(|e| sdk_error(table, "Query", entity, e))
+}
+
+/// One `Scan` of the table, as [`query`] sends a `Query`.
+pub(crate) async fn scan(
+    table: &Table,
+    entity: &'static str,
+    build: impl FnOnce(ScanFluentBuilder) -> ScanFluentBuilder,
+) -> Result<ScanOutput> {
+    let client = table.client();
+    let request = |capacity| {
+        build(client.scan().table_name(table.name())).set_return_consumed_capacity(capacity)
+    };
+    let sent = send(table, "Scan", entity, request, |request| request.send()).await;
+    sent.result.map_err(|e| sdk_error(table, "Scan", entity, e))
 }
 
 /// Sends one request: `build` makes it (given the consumed-capacity setting), `send` sends a
@@ -275,5 +308,15 @@ macro_rules! no_capacity {
 
 no_capacity!(
     op::create_table::CreateTableOutput,
+    op::describe_table::DescribeTableOutput,
+    op::update_table::UpdateTableOutput,
     op::update_time_to_live::UpdateTimeToLiveOutput
+);
+
+// DynamoDB Streams answers with the same smithy error and response types, so its requests go
+// through `send` too, under the table's retry policy and with their span.
+no_capacity!(
+    aws_sdk_dynamodbstreams::operation::describe_stream::DescribeStreamOutput,
+    aws_sdk_dynamodbstreams::operation::get_shard_iterator::GetShardIteratorOutput,
+    aws_sdk_dynamodbstreams::operation::get_records::GetRecordsOutput
 );

@@ -33,7 +33,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::error::{Error, ItemKey, Result};
 use crate::item::{self, Item, DELETED_ATTRIBUTE, TYPE_ATTRIBUTE};
-use crate::request::{self, sdk_error};
+use crate::request;
 use crate::schema::Schema;
 use crate::table::{Table, TableBuilder, TenantId};
 use crate::Template;
@@ -90,6 +90,48 @@ pub trait TableSchema: Sized + Send + 'static {
     fn count_by_type(table: &Table) -> CountByType<'_, Self> {
         CountByType::new(table)
     }
+
+    /// Lists the tenants that have items of the schema in the table, from its tenant type
+    /// index; cross-tenant work, run only in
+    /// [`tenant::across_tenants`](crate::tenant::across_tenants). See [`Tenants`](crate::Tenants).
+    ///
+    /// ```no_run
+    /// # use singletable_core::{tenant, Result, Table, TableSchema};
+    /// # async fn run<AppItem: TableSchema>(table: &Table) -> Result<()> {
+    /// let tenants = tenant::across_tenants("monthly billing", AppItem::tenants(table).send()).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn tenants(table: &Table) -> crate::lifecycle::Tenants<'_, Self> {
+        crate::lifecycle::Tenants::new(table)
+    }
+
+    /// Deletes every item of the scope's tenant — its entities of the schema, their unique
+    /// guards and audit records — resumably. See [`DeleteTenant`](crate::DeleteTenant).
+    ///
+    /// ```no_run
+    /// # use singletable_core::{tenant, Result, Table, TableSchema};
+    /// # async fn run<AppItem: TableSchema>(table: &Table) -> Result<()> {
+    /// let reason = "tenant-7 closed its account";
+    /// let deleted = tenant::as_tenant("tenant-7", reason, AppItem::delete_tenant(table).send()).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn delete_tenant(table: &Table) -> crate::lifecycle::DeleteTenant<'_, Self> {
+        crate::lifecycle::DeleteTenant::new(table)
+    }
+
+    /// Exports every item of the scope's tenant as JSON lines of DynamoDB JSON. See
+    /// [`ExportTenant`](crate::ExportTenant).
+    fn export_tenant(table: &Table) -> crate::lifecycle::ExportTenant<'_, Self> {
+        crate::lifecycle::ExportTenant::new(table)
+    }
+
+    /// Writes back the JSON lines of an [export](Self::export_tenant) in the scope's tenant,
+    /// refusing any line that is not that tenant's item. See [`ImportTenant`](crate::ImportTenant).
+    fn import_tenant(table: &Table) -> crate::lifecycle::ImportTenant<'_, Self> {
+        crate::lifecycle::ImportTenant::new(table)
+    }
 }
 
 /// One entity of a table schema, for the runtime: its type, tenancy, lifecycle and the generic
@@ -127,6 +169,38 @@ impl Member {
     /// The entity's `_type`.
     pub const fn type_name(&self) -> &'static str {
         self.type_name
+    }
+
+    /// The entity's partition key template.
+    pub(crate) const fn partition_key(&self) -> &'static Template<'static> {
+        self.partition_key
+    }
+
+    /// The entity's sort key template.
+    pub(crate) const fn sort_key(&self) -> &'static Template<'static> {
+        self.sort_key
+    }
+
+    /// The stored name of the entity's `#[entity(tenant)]` field, for a tenant-scoped entity.
+    pub(crate) const fn tenant_field(&self) -> Option<&'static str> {
+        self.tenant_field
+    }
+
+    /// Whether the entity is tenant-scoped.
+    pub(crate) const fn is_tenant_scoped(&self) -> bool {
+        self.tenant_field.is_some()
+    }
+
+    /// Refuses the entity on `table` where its own operations are refused (a table that holds
+    /// only tenant-scoped entities).
+    pub(crate) fn admits(&self, table: &Table) -> Result<()> {
+        (self.admit)(table)
+    }
+
+    /// The tenant whose key space holds `key`, a key of the tenant-scoped entity: the value of
+    /// its tenant placeholder, checked like every tenant.
+    pub(crate) fn owner(&self, key: &ItemKey, table: &Table) -> Result<TenantId> {
+        (self.owner)(key, table)
     }
 }
 
@@ -353,34 +427,21 @@ impl<'t, S: TableSchema> CountByType<'t, S> {
     /// Counts one segment's items, by member.
     async fn segment(&self, segment: u32, plan: &Plan) -> Result<Vec<u64>> {
         let table = self.table;
-        let client = table.client();
         let mut counts = vec![0u64; plan.members.len()];
         let mut start = None;
         loop {
-            let sent = request::send(
-                table,
-                "Scan",
-                S::NAME,
-                |capacity| {
-                    client
-                        .scan()
-                        .table_name(table.name())
-                        .segment(segment as i32)
-                        .total_segments(self.segments as i32)
-                        .filter_expression(&plan.filter)
-                        .projection_expression(&plan.projection)
-                        .set_expression_attribute_names(Some(plan.names.clone()))
-                        .set_expression_attribute_values(Some(plan.values.clone()))
-                        .set_limit(self.page_size)
-                        .set_exclusive_start_key(start)
-                        .set_return_consumed_capacity(capacity)
-                },
-                |request| request.send(),
-            )
-            .await;
-            let output = sent
-                .result
-                .map_err(|e| sdk_error(table, "Scan", S::NAME, e))?;
+            let output = request::scan(table, S::NAME, |request| {
+                request
+                    .segment(segment as i32)
+                    .total_segments(self.segments as i32)
+                    .filter_expression(&plan.filter)
+                    .projection_expression(&plan.projection)
+                    .set_expression_attribute_names(Some(plan.names.clone()))
+                    .set_expression_attribute_values(Some(plan.values.clone()))
+                    .set_limit(self.page_size)
+                    .set_exclusive_start_key(start)
+            })
+            .await?;
             for item in output.items.unwrap_or_default() {
                 if let Some(i) = counted(&item, table, plan) {
                     counts[i] += 1;

@@ -56,6 +56,13 @@ pub async fn scope<F: Future>(tenant: impl Into<TenantId>, future: F) -> F::Outp
     SCOPE.scope(Scope::Tenant(tenant.into()), future).await
 }
 
+/// Runs `f`, which does not await, for `tenant`: the synchronous [`scope`], for work done on
+/// items of one tenant at a time from inside another scope (decoding the records of a change
+/// feed).
+pub(crate) fn sync_scope<R>(tenant: TenantId, f: impl FnOnce() -> R) -> R {
+    SCOPE.sync_scope(Scope::Tenant(tenant), f)
+}
+
 /// Runs `future` across every tenant, for `reason` (logged, with tracing, when the scope opens).
 ///
 /// In it, the operations that are built to go over a whole table — [`Backfill`](crate::Backfill)

@@ -320,6 +320,13 @@ impl DynamoDbLocal {
         client_for(&self.endpoint).await
     }
 
+    /// A new DynamoDB Streams client for this endpoint (DynamoDB Local serves
+    /// the Streams API on the same one), with the region and credentials of
+    /// [`client`](Self::client). Fresh on each call for the same reason.
+    pub async fn streams_client(&self) -> aws_sdk_dynamodbstreams::Client {
+        aws_sdk_dynamodbstreams::Client::new(&config_for(&self.endpoint).await)
+    }
+
     /// Starts a [`FaultProxy`] in front of this DynamoDB Local, which injects
     /// `faults` into the requests sent through it.
     ///
@@ -344,6 +351,11 @@ impl DynamoDbLocal {
 
 /// A client for `endpoint`, in region `us-east-1` with static test credentials.
 pub(crate) async fn client_for(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(&config_for(endpoint).await)
+}
+
+/// The configuration of clients for `endpoint`: region `us-east-1`, static test credentials.
+async fn config_for(endpoint: &str) -> aws_config::SdkConfig {
     let credentials = aws_sdk_dynamodb::config::Credentials::new(
         "singletable",
         "singletable",
@@ -351,13 +363,12 @@ pub(crate) async fn client_for(endpoint: &str) -> aws_sdk_dynamodb::Client {
         None,
         "singletable-local",
     );
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(credentials)
         .load()
-        .await;
-    aws_sdk_dynamodb::Client::new(&config)
+        .await
 }
 
 /// The non-empty value of `DYNAMODB_ENDPOINT`, if any.

@@ -47,6 +47,9 @@ pub struct IndexAttr {
     pub pk: LitStr,
     pub sk: LitStr,
     pub ranges: Vec<Range>,
+    /// `lookup`: an index whose key holds no tenant, read before a tenant scope exists for the
+    /// owning tenant and key only.
+    pub lookup: Option<syn::Path>,
 }
 
 /// `range(name = "by_status", begins_with = "STATUS#<status>#")`: a named sort-key query.
@@ -271,11 +274,14 @@ impl Field {
 
 fn index(meta: &ParseNestedMeta) -> syn::Result<IndexAttr> {
     let (mut name, mut query, mut pk, mut sk) = (None, None, None, None);
-    let mut ranges = Vec::new();
+    let (mut ranges, mut lookup) = (Vec::new(), None);
     meta.parse_nested_meta(|inner| {
         if inner.path.is_ident("range") {
             ranges.push(range(&inner)?);
             return Ok(());
+        }
+        if inner.path.is_ident("lookup") {
+            return set_once(&inner, &mut lookup, inner.path.clone());
         }
         let slot = if inner.path.is_ident("name") {
             &mut name
@@ -287,7 +293,7 @@ fn index(meta: &ParseNestedMeta) -> syn::Result<IndexAttr> {
             &mut sk
         } else {
             return Err(inner.error(format!(
-                "unknown index attribute `{}`; expected `name`, `query`, `pk`, `sk` or `range`",
+                "unknown index attribute `{}`; expected `name`, `query`, `pk`, `sk`, `range` or `lookup`",
                 path_text(&inner.path)
             )));
         };
@@ -300,6 +306,7 @@ fn index(meta: &ParseNestedMeta) -> syn::Result<IndexAttr> {
         pk: pk.ok_or_else(|| missing("pk"))?,
         sk: sk.ok_or_else(|| missing("sk"))?,
         ranges,
+        lookup,
     })
 }
 

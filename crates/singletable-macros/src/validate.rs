@@ -32,6 +32,8 @@ pub struct IndexQuery {
     pub sk: Key,
     /// Named range queries on the index sort key.
     pub ranges: Vec<RangeQuery>,
+    /// Declared `lookup`: read for the owning tenant and key, without a scope.
+    pub lookup: bool,
 }
 
 /// The entity's checked key templates.
@@ -142,13 +144,21 @@ pub fn check(cx: &mut Ctxt, entity: &Entity, input: &syn::DeriveInput) -> Option
     let tenant = tenant_field(cx, entity, &pk);
     if let Some(tenant) = tenant {
         for (index, attr) in indexes.iter().zip(&attrs.indexes) {
-            if !index.pk.fields.contains(&tenant) {
+            let param = entity.fields[tenant].param_name();
+            if index.lookup && index.pk.fields.contains(&tenant) {
                 cx.error_spanned_by(
                     &attr.pk,
                     format!(
-                        "index `{}` of a tenant-scoped entity must have `<{}>` in its pk: an index partition without the tenant would list every tenant's items",
+                        "lookup `{}` has `<{param}>` in its pk: a lookup finds the tenant, so its key cannot need it; drop `lookup` for an index read in a tenant's scope",
                         index.name,
-                        entity.fields[tenant].param_name()
+                    ),
+                );
+            } else if !index.lookup && !index.pk.fields.contains(&tenant) {
+                cx.error_spanned_by(
+                    &attr.pk,
+                    format!(
+                        "index `{}` of a tenant-scoped entity must have `<{param}>` in its pk: an index partition without the tenant would list every tenant's items; declare it `lookup` to find the owning tenant and key only",
+                        index.name,
                     ),
                 );
             }
@@ -446,12 +456,20 @@ fn index_query(cx: &mut Ctxt, entity: &Entity, index: &attr::IndexAttr) -> Optio
     let sk = sk?;
     let what = format!("index `{name}`'s sort key template");
     let ranges = range_queries(cx, entity, &index.ranges, &sk, &what);
+    if let (Some(lookup), Some(range)) = (&index.lookup, index.ranges.first()) {
+        cx.error_spanned_by(
+            &range.name,
+            "a lookup has no range queries: it returns every item holding the value",
+        );
+        cx.error_spanned_by(lookup, "this index is a lookup");
+    }
     Some(IndexQuery {
         name,
         query: query?,
         pk: pk?,
         sk,
         ranges,
+        lookup: index.lookup.is_some(),
     })
 }
 

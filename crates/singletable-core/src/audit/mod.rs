@@ -17,6 +17,8 @@
 //! stored in that layout (dynamodb-provider's `AUDIT_LOG` entity of the seed, sort key
 //! `AUDIT#<timestamp>`), which read with no revision and no entity key.
 
+mod log;
+
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -34,6 +36,7 @@ use crate::write::record::{identify, trail_partition, TENANT_PREFIX};
 
 pub use crate::table::AuditContext;
 pub use crate::write::record::{AuditAction, Change, AUDIT_TYPE};
+pub use log::AuditLog;
 
 /// One entry of an entity's audit trail.
 #[derive(Clone, Debug, PartialEq)]
@@ -180,31 +183,18 @@ async fn fetch(
     start: Option<Item>,
 ) -> Result<(Vec<AuditRecord>, Option<Item>)> {
     let prefix = format!("AUDIT{}", table.separator());
-    let client = table.client();
-    let sent = request::send(
-        table,
-        "Query",
-        AUDIT_TYPE,
-        |capacity| {
-            client
-                .query()
-                .table_name(table.name())
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", table.partition_key())
-                .expression_attribute_names("#sk", table.sort_key())
-                .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
-                .expression_attribute_values(":prefix", AttributeValue::S(prefix))
-                .scan_index_forward(false)
-                .set_limit(limit.map(|l| i32::try_from(l).unwrap_or(i32::MAX)))
-                .set_exclusive_start_key(start)
-                .set_return_consumed_capacity(capacity)
-        },
-        |request| request.send(),
-    )
-    .await;
-    let output = sent
-        .result
-        .map_err(|e| request::sdk_error(table, "Query", AUDIT_TYPE, e))?;
+    let output = request::query(table, AUDIT_TYPE, |request| {
+        request
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", table.partition_key())
+            .expression_attribute_names("#sk", table.sort_key())
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
+            .expression_attribute_values(":prefix", AttributeValue::S(prefix))
+            .scan_index_forward(false)
+            .set_limit(limit.map(|l| i32::try_from(l).unwrap_or(i32::MAX)))
+            .set_exclusive_start_key(start)
+    })
+    .await?;
     let records = output
         .items
         .unwrap_or_default()

@@ -5,6 +5,7 @@
 pub mod create;
 pub mod delete;
 pub mod get;
+pub mod lookup;
 pub(crate) mod put;
 pub mod query;
 pub mod soft_delete;

@@ -597,36 +597,23 @@ impl Prepared<'_> {
     async fn send(&self, start: Option<Item>, limit: Option<usize>) -> Result<Fetched> {
         let limit = limit.map(|l| i32::try_from(l).unwrap_or(i32::MAX));
         let table = self.table;
-        let client = table.client();
         // Each page is one request with its own retries: a page that fails for a passing
         // reason is asked again from the same start key, so a read never restarts or repeats.
-        let sent = request::send(
-            table,
-            "Query",
-            self.entity,
-            |capacity| {
-                client
-                    .query()
-                    .table_name(table.name())
-                    .set_index_name(self.index.clone())
-                    .key_condition_expression(&self.key_condition)
-                    .set_filter_expression(self.filter.clone())
-                    .set_projection_expression(self.projection.clone())
-                    .set_select(self.count.then_some(Select::Count))
-                    .set_expression_attribute_names(Some(self.names.clone()))
-                    .set_expression_attribute_values(Some(self.values.clone()))
-                    .scan_index_forward(self.forward)
-                    .consistent_read(self.consistent)
-                    .set_limit(limit)
-                    .set_exclusive_start_key(start)
-                    .set_return_consumed_capacity(capacity)
-            },
-            |request| request.send(),
-        )
-        .await;
-        let output = sent
-            .result
-            .map_err(|e| request::sdk_error(table, "Query", self.entity, e))?;
+        let output = request::query(table, self.entity, |request| {
+            request
+                .set_index_name(self.index.clone())
+                .key_condition_expression(&self.key_condition)
+                .set_filter_expression(self.filter.clone())
+                .set_projection_expression(self.projection.clone())
+                .set_select(self.count.then_some(Select::Count))
+                .set_expression_attribute_names(Some(self.names.clone()))
+                .set_expression_attribute_values(Some(self.values.clone()))
+                .scan_index_forward(self.forward)
+                .consistent_read(self.consistent)
+                .set_limit(limit)
+                .set_exclusive_start_key(start)
+        })
+        .await?;
         Ok(Fetched {
             count: usize::try_from(output.count).unwrap_or_default(),
             items: output.items.unwrap_or_default(),
@@ -721,8 +708,10 @@ fn type_index_source<E: Schema>(table: &Table) -> Result<Source> {
     let tenant = crate::tenant::required::<E>(table)?;
     let tenant = tenant.as_str();
     match table.tenant_type_index() {
-        Some(_) => Ok(Source::TenantTypeIndex(item::tenant_type::<E>(
-            tenant, table,
+        Some(_) => Ok(Source::TenantTypeIndex(item::tenant_type(
+            tenant,
+            E::TYPE,
+            table,
         ))),
         None => Err(Error::InvalidRequest {
             entity: E::TYPE,

@@ -48,7 +48,7 @@ pub(crate) fn with_type_guard<E: Schema>(
 
 /// `(<condition>)`, its names and values put into `names`.
 pub(crate) fn render<E: Schema>(condition: &Condition<E>, names: &mut Names) -> Result<String> {
-    let mut out = String::from("(");
+    let mut out = String::new();
     condition
         .render(names, &mut out)
         .map_err(|message| Error::Encode {
@@ -56,7 +56,11 @@ pub(crate) fn render<E: Schema>(condition: &Condition<E>, names: &mut Names) -> 
             field: "a condition value".into(),
             message,
         })?;
-    out.push(')');
+    // `and`, `or` and `not` render in parentheses of their own; DynamoDB refuses a second pair
+    // ("redundant parentheses").
+    if !out.starts_with('(') {
+        out = format!("({out})");
+    }
     Ok(out)
 }
 

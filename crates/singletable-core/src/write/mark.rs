@@ -16,10 +16,8 @@ pub(crate) struct DeletionMark {
 impl DeletionMark {
     /// The mark of a delete made now, by whom the table's audit context says.
     pub(crate) fn now(table: &Table) -> Self {
-        let mut at = String::with_capacity(24);
-        singletable_keys::write_timestamp(crate::autogen::now(), &mut at);
         DeletionMark {
-            at: AttributeValue::S(at),
+            at: AttributeValue::S(crate::autogen::now_text()),
             by: table.audit_context().actor.map(AttributeValue::S),
         }
     }

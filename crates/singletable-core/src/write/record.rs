@@ -224,6 +224,13 @@ pub(crate) fn record<E: Schema>(
             AttributeValue::N(revision.to_string()),
         ),
     ]);
+    if let Some((name, value)) = tenant
+        .as_deref()
+        .and_then(|tenant| item::tenant_type_attribute(tenant, AUDIT_TYPE, table))
+    {
+        // The tenant-wide audit log reads the tenant type index, newest first.
+        record.insert(name, value);
+    }
     let optional = [
         ("tenantId", tenant),
         ("userId", context.actor),

@@ -24,7 +24,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::single::{Action, Write};
 use crate::error::{Error, ItemKey, Result};
-use crate::item::{self, Item, OWNER_ATTRIBUTE, TYPE_ATTRIBUTE, UNIQUE_TYPE};
+use crate::item::{self, Item, OWNER_ATTRIBUTE, TIMESTAMP_ATTRIBUTE, TYPE_ATTRIBUTE, UNIQUE_TYPE};
 use crate::key;
 use crate::schema::Schema;
 use crate::table::Table;
@@ -188,6 +188,15 @@ fn guard_write<E: Schema>(
     let (action, condition) = if takes {
         let mut guard = item::key_item(key.clone(), table);
         guard.insert(TYPE_ATTRIBUTE.to_owned(), s(UNIQUE_TYPE));
+        // Listed with the tenant's other items in the tenant type index (which needs both keys),
+        // so that deleting or exporting a tenant finds its guards too.
+        if let Some((name, value)) =
+            tenant.and_then(|tenant| item::tenant_type_attribute(tenant, UNIQUE_TYPE, table))
+        {
+            guard.insert(name, value);
+            let now = AttributeValue::S(crate::autogen::now_text());
+            guard.insert(TIMESTAMP_ATTRIBUTE.to_owned(), now);
+        }
         let holder = [
             ("pk".to_owned(), s(&owner.pk)),
             ("sk".to_owned(), s(&owner.sk)),

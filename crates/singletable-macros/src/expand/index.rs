@@ -139,6 +139,29 @@ pub fn expand(entity: &Entity, keys: &Keys) -> TokenStream {
             "A query of [`{ident}`] items in one partition of index `{name}`, started by \
              `{ident}::{query}`; run it with `all`, `page`, `stream` or `count`."
         );
+        if index.lookup {
+            let lookup_doc = format!(
+                "The tenant and key of every [`{ident}`] item whose `{}` in index `{name}` \
+                 is the given value; no tenant scope is needed, and no item data is read.",
+                index.pk.text
+            );
+            return quote! {
+                #definition
+
+                impl #ident {
+                    #[doc = #lookup_doc]
+                    #vis fn #query<'t>(
+                        table: &'t #private::Table,
+                        partition: #partition<'t>,
+                    ) -> #private::Lookup<'t, #ident> {
+                        let pk = #private::Later::new(move |table| {
+                            #private::render_index_partition::<#ident>(#i, #values, table.separator())
+                        });
+                        #private::Lookup::new(table, #name, pk)
+                    }
+                }
+            };
+        }
         let ranges = index.ranges.iter().map(|r| range_method(entity, keys, r));
         quote! {
             #definition
