@@ -128,6 +128,8 @@ pub fn check(cx: &mut Ctxt, entity: &Entity, input: &syn::DeriveInput) -> Option
     let sk = sk?;
     let ranges = range_queries(cx, entity, &attrs.ranges, &sk, "the sort key template");
     let mut indexes: Vec<IndexQuery> = Vec::new();
+    // The attribute of each checked index, for errors: an index that failed has no query.
+    let mut declared: Vec<&attr::IndexAttr> = Vec::new();
     for index in &attrs.indexes {
         let Some(query) = index_query(cx, entity, index) else {
             continue;
@@ -139,11 +141,12 @@ pub fn check(cx: &mut Ctxt, entity: &Entity, input: &syn::DeriveInput) -> Option
             cx.error_spanned_by(&index.query, format!("duplicate query `{}`", query.query));
         }
         indexes.push(query);
+        declared.push(index);
     }
     let pk = pk?;
     let tenant = tenant_field(cx, entity, &pk);
     if let Some(tenant) = tenant {
-        for (index, attr) in indexes.iter().zip(&attrs.indexes) {
+        for (index, attr) in indexes.iter().zip(declared) {
             let param = entity.fields[tenant].param_name();
             if index.lookup && index.pk.fields.contains(&tenant) {
                 cx.error_spanned_by(
