@@ -73,9 +73,7 @@ impl GenerateTimestamp for OffsetDateTime {
 
 impl GenerateTimestamp for String {
     fn timestamp(now: OffsetDateTime) -> Self {
-        let mut out = String::with_capacity(24);
-        singletable_keys::write_timestamp(now, &mut out);
-        out
+        crate::timestamp::text(now)
     }
 }
 

@@ -47,16 +47,11 @@ use tracing::Instrument;
 use crate::error::{Error, ItemKey, Result};
 use crate::item::{self, Item, TIMESTAMP_ATTRIBUTE, TYPE_ATTRIBUTE};
 use crate::request;
+use crate::request::{MAX_PARALLEL_SEGMENTS, MAX_SEGMENTS};
 use crate::schema::Schema;
 use crate::table::{Table, TenantId};
 use crate::write::single::{self, Action, Write};
 use crate::write::unique;
-
-/// DynamoDB's limit on the segments of a parallel scan.
-const MAX_SEGMENTS: u32 = 1_000_000;
-
-/// How many segments a backfill reads at once.
-const MAX_PARALLEL_SEGMENTS: usize = 64;
 
 /// How many failures a report keeps by key.
 const KEPT_FAILURES: usize = 100;

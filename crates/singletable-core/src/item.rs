@@ -104,8 +104,7 @@ pub fn encode<E: Schema>(
             });
         }
     }
-    let mut timestamp = String::with_capacity(24);
-    singletable_keys::write_timestamp(created, &mut timestamp);
+    let timestamp = crate::timestamp::text(created);
     let internal = [
         (table.partition_key(), AttributeValue::S(key.pk)),
         (table.sort_key(), AttributeValue::S(key.sk)),

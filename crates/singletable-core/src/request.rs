@@ -83,6 +83,12 @@ pub(crate) async fn query(
         .map_err(|e| sdk_error(table, "Query", entity, e))
 }
 
+/// DynamoDB's limit on the segments of a parallel scan.
+pub(crate) const MAX_SEGMENTS: u32 = 1_000_000;
+
+/// How many segments of a parallel scan are read at once.
+pub(crate) const MAX_PARALLEL_SEGMENTS: usize = 64;
+
 /// One `Scan` of the table, as [`query`] sends a `Query`.
 pub(crate) async fn scan(
     table: &Table,

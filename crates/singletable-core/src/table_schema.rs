@@ -34,15 +34,10 @@ use futures::{StreamExt, TryStreamExt};
 use crate::error::{Error, ItemKey, Result};
 use crate::item::{self, Item, DELETED_ATTRIBUTE, TYPE_ATTRIBUTE};
 use crate::request;
+use crate::request::{MAX_PARALLEL_SEGMENTS, MAX_SEGMENTS};
 use crate::schema::Schema;
 use crate::table::{Table, TableBuilder, TenantId};
 use crate::Template;
-
-/// DynamoDB's limit on the segments of a parallel scan.
-const MAX_SEGMENTS: u32 = 1_000_000;
-
-/// How many segments a count reads at once.
-const MAX_PARALLEL_SEGMENTS: usize = 64;
 
 /// DynamoDB's limit on the operands of one `IN`.
 const MAX_IN_OPERANDS: usize = 100;

@@ -54,9 +54,14 @@ pub fn serialize<S: Serializer>(at: &OffsetDateTime, serializer: S) -> Result<S:
         .checked_to_offset(UtcOffset::UTC)
         .filter(|utc| (0..=9999).contains(&utc.year()))
         .ok_or_else(|| S::Error::custom(format!("{at} is outside the years 0000 to 9999 UTC")))?;
+    serializer.serialize_str(&text(utc))
+}
+
+/// `at` as the library stores times: ISO-8601 UTC with milliseconds, always 24 characters.
+pub(crate) fn text(at: OffsetDateTime) -> String {
     let mut text = String::with_capacity(24);
-    singletable_keys::write_timestamp(utc, &mut text);
-    serializer.serialize_str(&text)
+    singletable_keys::write_timestamp(at, &mut text);
+    text
 }
 
 /// Deserializes any RFC 3339 text.

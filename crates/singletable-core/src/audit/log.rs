@@ -204,12 +204,8 @@ impl<'t> AuditLog<'t> {
             (":tt".to_owned(), s(&partition)),
             (":type".to_owned(), s(AUDIT_TYPE)),
         ]);
-        let time = |at: OffsetDateTime| {
-            let mut text = String::with_capacity(24);
-            singletable_keys::write_timestamp(at, &mut text);
-            text
-        };
-        let (from, to) = (self.from.map(time), self.to.map(time));
+        let text = crate::timestamp::text;
+        let (from, to) = (self.from.map(text), self.to.map(text));
         let range = match (&from, &to) {
             (Some(_), Some(_)) => Some("#ts BETWEEN :from AND :to"),
             (Some(_), None) => Some("#ts >= :from"),

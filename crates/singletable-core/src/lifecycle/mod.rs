@@ -51,15 +51,10 @@ use crate::batch;
 use crate::error::{Error, ItemKey, Result};
 use crate::item::{self, Item, TENANT_TYPE_ATTRIBUTE, TYPE_ATTRIBUTE, UNIQUE_TYPE};
 use crate::request::{self, sdk_error};
+use crate::request::{MAX_PARALLEL_SEGMENTS, MAX_SEGMENTS};
 use crate::table::{Table, TenantId};
 use crate::table_schema::{Member, TableSchema};
 use crate::write::record::{AUDIT_TYPE, TENANT_PREFIX};
-
-/// DynamoDB's limit on the segments of a parallel scan.
-const MAX_SEGMENTS: u32 = 1_000_000;
-
-/// How many segments a listing reads at once.
-const MAX_PARALLEL_SEGMENTS: usize = 64;
 
 /// How many of a tenant's index partitions a deletion works through at once.
 const MAX_PARALLEL_KINDS: usize = 8;

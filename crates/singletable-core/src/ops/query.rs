@@ -732,8 +732,5 @@ fn smallest(a: Option<usize>, b: Option<usize>) -> Option<usize> {
 
 /// Renders the bounds of a creation-time range on the type index.
 pub(crate) fn creation_range(from: OffsetDateTime, to: OffsetDateTime) -> SortKey {
-    let (mut a, mut b) = (String::new(), String::new());
-    singletable_keys::write_timestamp(from, &mut a);
-    singletable_keys::write_timestamp(to, &mut b);
-    SortKey::Between(a, b)
+    SortKey::Between(crate::timestamp::text(from), crate::timestamp::text(to))
 }

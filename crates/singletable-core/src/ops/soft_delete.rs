@@ -111,8 +111,7 @@ pub(crate) async fn empty_trash<E: Schema>(
     pk: Result<String>,
     cutoff: OffsetDateTime,
 ) -> Result<usize> {
-    let mut before = String::with_capacity(24);
-    singletable_keys::write_timestamp(cutoff, &mut before);
+    let before = crate::timestamp::text(cutoff);
     let items = Query::<E>::partition(table, Later::ready(pk))
         .only_deleted()
         .items()

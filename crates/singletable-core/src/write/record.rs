@@ -178,8 +178,7 @@ pub(crate) fn record<E: Schema>(
 ) -> Result<TransactWriteItem> {
     let (tenant, id) = identify::<E>(key, table)?;
     let now = crate::autogen::now();
-    let mut timestamp = String::with_capacity(24);
-    singletable_keys::write_timestamp(now, &mut timestamp);
+    let timestamp = crate::timestamp::text(now);
     let separator = table.separator();
     let context = table.audit_context();
     let changes = changes::<E>(table, old, new)
