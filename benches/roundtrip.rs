@@ -1,7 +1,8 @@
-//! Client CPU per operation, singletable against the plain `aws-sdk-dynamodb` call that sends the
-//! same request, end to end against DynamoDB Local.
+//! Client CPU per operation, singletable against the plain `aws-sdk-dynamodb` calls that send the
+//! same requests, end to end against DynamoDB Local: every comparison in one process, against
+//! one DynamoDB Local, printed as one table of ratios.
 //!
-//! The project's target: singletable costs at most 1.10× the CPU of the raw SDK call.
+//! The project's target: singletable costs at most 1.10× the CPU of the raw SDK calls.
 //!
 //! ```sh
 //! cargo bench --bench roundtrip                   # 4000 calls per operation and side
@@ -9,14 +10,17 @@
 //! BENCH_OPS=get,update cargo bench --bench roundtrip
 //! ```
 //!
-//! Operations: `create`, `get`, `retry` (the get through the table's retry policy against the
-//! same get through a table that never retries: what the retry layer costs when nothing fails),
-//! `update`, `audited` (an update of an `#[entity(audit)]` entity:
-//! a consistent read, then the update and its audit record in one transaction, against the same
-//! requests written by hand), `noise` (the raw create measured against itself: how far from
-//! 1.00 two identical sides land on this machine), and `coalesced` (1,000 concurrent gets through
-//! a `Loader`, which sends them as `BatchGetItem` requests, against 1,000 concurrent raw
-//! `GetItem`s of the same items, per item; its target is 0.30×). All run by default.
+//! Operations: `create`, `get`, `query10` and `query100` (the first page of 10 or 100 teams of
+//! a partition of 150, per item), `batch` (a `BatchWrite` of 100 puts, sent as 4 chunks of 25 at
+//! once, against the same chunks sent by hand with their unprocessed items resent, per item),
+//! `retry` (the get through the table's retry policy against the same get through a table that
+//! never retries: what the retry layer costs when nothing fails), `update`, `audited` (an update
+//! of an `#[entity(audit)]` entity: a consistent read, then the update and its audit record in
+//! one transaction, against the same requests written by hand), `noise` (the raw create
+//! measured against itself: how far from 1.00 two identical sides land on this machine), and
+//! `coalesced` (1,000 concurrent gets through a `Loader`, which sends them as `BatchGetItem`
+//! requests, against 1,000 concurrent raw `GetItem`s of the same items, per item; its target is
+//! 0.30×). All run by default; queries and batches run a quarter as many calls.
 //!
 //! DynamoDB Local is started by `singletable-local` (or `DYNAMODB_ENDPOINT` is used). The Java
 //! server is another process, so only this process's CPU is counted: the sum of `sum_exec_runtime`
@@ -26,8 +30,8 @@
 //!
 //! Each operation runs in rounds that alternate between the two sides (which side goes first
 //! alternates too), so that noise from the machine falls on both. Before measuring, one request of
-//! each kind is captured from both sides with an interceptor and compared, so the raw side is
-//! checked to send what singletable sends.
+//! each kind (every chunk of a batch) is captured from both sides with an interceptor and
+//! compared, so the raw side is checked to send what singletable sends.
 
 mod common;
 
@@ -40,17 +44,21 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemInput;
 use aws_sdk_dynamodb::operation::get_item::GetItemInput;
 use aws_sdk_dynamodb::operation::put_item::PutItemInput;
+use aws_sdk_dynamodb::operation::query::QueryInput;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, WriteRequest,
+};
 use aws_sdk_dynamodb::Client;
 use singletable::prelude::*;
 use singletable_local::DynamoDbLocal;
 
 use common::{
-    cpu_ns, hand_decode, hand_encode, hand_key, hand_timestamp, now_millis, schedstat_ns, Item,
-    NewTeam, Plan, Team,
+    cpu_ns, hand_decode, hand_encode, hand_key, hand_timestamp, now_millis, sample_team,
+    schedstat_ns, Item, NewTeam, Plan, Team, TeamPartition,
 };
 
 type Result<T, E = Box<dyn StdError + Send + Sync>> = std::result::Result<T, E>;
@@ -329,6 +337,124 @@ async fn ours_update(table: &Table, team: &Team, name: &str) -> Result<Team> {
         .await?)
 }
 
+/// The organization whose partition `query` reads: `QUERIED` teams, and nothing else.
+const QUERIED_ORG: &str = "0c1d2e3f-4a5b-4c6d-8e7f-901a2b3c4d5e";
+/// Teams in the queried partition: more than the largest page, so every page has a next one.
+const QUERIED: usize = 150;
+
+fn queried_team(n: usize) -> Team {
+    let mut team = sample_team();
+    team.organization_id = QUERIED_ORG.into();
+    team.id = format!("q-{n:04}");
+    team
+}
+
+async fn ours_query(table: &Table, size: usize) -> Result<Vec<Team>> {
+    let partition = TeamPartition {
+        tenant_id: "tenant-0042",
+        organization_id: QUERIED_ORG,
+    };
+    let page = Team::query(table, partition).page(size, None).await?;
+    assert!(page.cursor.is_some(), "the partition holds more");
+    Ok(page.items)
+}
+
+/// The first page of `size` teams of the queried partition, with the filter on `_type` that a
+/// partition shared by several entities needs.
+async fn raw_query(client: &Client, table: &str, size: usize) -> Result<Vec<Team>> {
+    let output = client
+        .query()
+        .table_name(table)
+        .key_condition_expression("#n0 = :v0")
+        .filter_expression("#n1 = :v1")
+        .expression_attribute_names("#n0", "pk")
+        .expression_attribute_names("#n1", "_type")
+        .expression_attribute_values(
+            ":v0",
+            AttributeValue::S(format!("TENANT#tenant-0042#ORG#{QUERIED_ORG}")),
+        )
+        .expression_attribute_values(":v1", AttributeValue::S("TEAM".into()))
+        .scan_index_forward(true)
+        .consistent_read(false)
+        .limit(i32::try_from(size)?)
+        .send()
+        .await?;
+    assert!(
+        output.last_evaluated_key.is_some(),
+        "the partition holds more"
+    );
+    Ok(output
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .map(hand_decode)
+        .collect::<Result<_, _>>()?)
+}
+
+/// Items per batch write: four chunks of 25, all in flight at once.
+const BATCHED: usize = 100;
+/// Batch writes cycle through this many sets of items, overwriting them, so the table stays
+/// small however long the benchmark runs.
+const BATCH_SETS: usize = 8;
+const BATCH_CONCURRENCY: usize = 4;
+
+fn batched_teams(side: &str, set: usize) -> Vec<Team> {
+    (0..BATCHED)
+        .map(|n| {
+            let mut team = sample_team();
+            team.id = format!("{side}-{set}-{n:03}");
+            team
+        })
+        .collect()
+}
+
+async fn ours_batch(table: &Table, teams: &[Team]) -> Result<()> {
+    let mut batch = singletable::BatchWrite::new(table);
+    batch.concurrency(BATCH_CONCURRENCY);
+    for team in teams {
+        batch.put(team)?;
+    }
+    Ok(batch.send().await?)
+}
+
+/// What a user of the plain SDK writes for the same batch: chunks of 25 puts, as many in flight,
+/// the unprocessed items of each sent again until none are left.
+async fn raw_batch(client: &Client, table: &str, teams: &[Team]) -> Result<()> {
+    use futures::{StreamExt, TryStreamExt};
+
+    let created = now_millis();
+    let mut chunks = Vec::with_capacity(teams.len().div_ceil(25));
+    for teams in teams.chunks(25) {
+        let mut chunk = Vec::with_capacity(teams.len());
+        for team in teams {
+            let put = PutRequest::builder()
+                .set_item(Some(hand_encode(team, created)?))
+                .build()?;
+            chunk.push(WriteRequest::builder().put_request(put).build());
+        }
+        chunks.push(chunk);
+    }
+    futures::stream::iter(chunks)
+        .map(|mut pending| async move {
+            while !pending.is_empty() {
+                let output = client
+                    .batch_write_item()
+                    .request_items(table, pending)
+                    .send()
+                    .await?;
+                pending = output
+                    .unprocessed_items
+                    .and_then(|mut left| left.remove(table))
+                    .unwrap_or_default();
+            }
+            Ok::<_, aws_sdk_dynamodb::Error>(())
+        })
+        .buffer_unordered(BATCH_CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Checking that both sides send the same requests.
 
@@ -337,6 +463,8 @@ enum Captured {
     Put(PutItemInput),
     Get(GetItemInput),
     Update(UpdateItemInput),
+    Query(QueryInput),
+    Batch(BatchWriteItemInput),
 }
 
 /// Records the input of every request, before serialization.
@@ -350,6 +478,26 @@ impl Capture {
             .unwrap()
             .pop()
             .expect("a request was captured")
+    }
+
+    /// Every batch write captured, in the order of their first item's sort key (chunks in
+    /// flight together reach the interceptor in any order).
+    fn take_batches(&self) -> Vec<Captured> {
+        let mut batches: Vec<Captured> = std::mem::take(&mut *self.0.lock().unwrap());
+        let first_sk = |captured: &Captured| match captured {
+            Captured::Batch(batch) => batch
+                .request_items
+                .as_ref()
+                .and_then(|items| items.values().next())
+                .and_then(|writes| writes.first())
+                .and_then(|write| write.put_request.as_ref())
+                .and_then(|put| put.item.get("sk"))
+                .and_then(|sk| sk.as_s().ok())
+                .cloned(),
+            _ => None,
+        };
+        batches.sort_by_key(first_sk);
+        batches
     }
 }
 
@@ -371,6 +519,10 @@ impl Intercept for Capture {
             Captured::Get(get.clone())
         } else if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
             Captured::Update(update.clone())
+        } else if let Some(query) = input.downcast_ref::<QueryInput>() {
+            Captured::Query(query.clone())
+        } else if let Some(batch) = input.downcast_ref::<BatchWriteItemInput>() {
+            Captured::Batch(batch.clone())
         } else {
             return Ok(());
         };
@@ -396,7 +548,16 @@ fn normalize(captured: Captured) -> Captured {
             values.insert(":u3".into(), fixed());
             Captured::Update(update)
         }
-        get => get,
+        Captured::Batch(mut batch) => {
+            for writes in batch.request_items.as_mut().expect("writes").values_mut() {
+                for write in writes {
+                    let put = write.put_request.as_mut().expect("a put");
+                    put.item.insert("_timestamp".into(), fixed());
+                }
+            }
+            Captured::Batch(batch)
+        }
+        other => other,
     }
 }
 
@@ -410,7 +571,9 @@ async fn assert_same_requests(table: &Table) -> Result<()> {
         .interceptor(capture.clone())
         .build();
     let client = Client::from_conf(config);
-    let checked = Table::builder(client.clone(), table.name()).build();
+    let checked = Table::builder(client.clone(), table.name())
+        .entity::<Team>()
+        .build();
     let name = table.name();
     let same = |what: &str, ours: Captured, raw: Captured| {
         let (ours, raw) = (normalize(ours), normalize(raw));
@@ -440,6 +603,26 @@ async fn assert_same_requests(table: &Table) -> Result<()> {
     assert_eq!(updated.member_count, 1);
     assert_eq!(raw_updated.member_count, 2);
     assert_eq!(raw_updated.name, NAMES[1]);
+
+    for size in [10, 100] {
+        let ours = ours_query(&checked, size).await?;
+        let ours_query = capture.take();
+        let raw = raw_query(&client, name, size).await?;
+        same("query", ours_query, capture.take());
+        assert_eq!(ours.len(), size);
+        assert_eq!(ours, raw);
+    }
+
+    let teams = batched_teams("check", 0);
+    ours_batch(&checked, &teams).await?;
+    let ours_batches = capture.take_batches();
+    raw_batch(&client, name, &teams).await?;
+    let raw_batches = capture.take_batches();
+    assert_eq!(ours_batches.len(), BATCHED / 25);
+    assert_eq!(ours_batches.len(), raw_batches.len());
+    for (ours, raw) in ours_batches.into_iter().zip(raw_batches) {
+        same("batch write", ours, raw);
+    }
     Ok(())
 }
 
@@ -462,6 +645,15 @@ impl Side {
         self.wall += wall;
         self.calls += calls;
         self.rounds.push(cpu_ns as f64 / calls as f64);
+    }
+
+    /// The same side counted per item, for calls of `items` items each.
+    fn per_item(mut self, items: usize) -> Self {
+        self.calls *= items;
+        for round in &mut self.rounds {
+            *round /= items as f64;
+        }
+        self
     }
 
     fn cpu_us(&self) -> f64 {
@@ -518,7 +710,10 @@ async fn run(local: &DynamoDbLocal, rounds: usize) -> Result<()> {
     let (client, name) = local.fresh_table("bench").await?;
     let table = Table::builder(client.clone(), name.clone())
         .type_index(singletable_local::TYPE_INDEX)
+        .entity::<Team>()
         .build();
+    let queried: Vec<Team> = (0..QUERIED).map(queried_team).collect();
+    ours_batch(&table, &queried).await?;
     assert_same_requests(&table).await?;
 
     let mut pool = Vec::with_capacity(POOL);
@@ -527,8 +722,9 @@ async fn run(local: &DynamoDbLocal, rounds: usize) -> Result<()> {
     }
     let (name, client) = (name.as_str(), &client);
 
-    let ops = std::env::var("BENCH_OPS")
-        .unwrap_or_else(|_| "create,get,retry,update,audited,noise,coalesced".into());
+    let ops = std::env::var("BENCH_OPS").unwrap_or_else(|_| {
+        "create,get,query10,query100,batch,retry,update,audited,noise,coalesced".into()
+    });
     let wanted = |op: &str| ops.split(',').any(|o| o.trim() == op);
     let started = Instant::now();
     let mut results = Vec::new();
@@ -554,6 +750,34 @@ async fn run(local: &DynamoDbLocal, rounds: usize) -> Result<()> {
         results.push((
             "retry layer: get with retries vs get without (not raw)",
             sides,
+        ));
+    }
+    // Queries and batches cost more per call and are counted per item: fewer calls of them.
+    let fewer = (rounds / 4).max(1);
+    for size in [10, 100] {
+        if wanted(&format!("query{size}")) {
+            let (ours, raw) = compare!(fewer, |_i| ours: ours_query(&table, size).await?,
+                raw: raw_query(client, name, size).await?);
+            let operation = if size == 10 {
+                "query, page of 10, per item"
+            } else {
+                "query, page of 100, per item"
+            };
+            results.push((operation, (ours.per_item(size), raw.per_item(size))));
+        }
+    }
+    if wanted("batch") {
+        let ours_sets: Vec<Vec<Team>> = (0..BATCH_SETS)
+            .map(|set| batched_teams("ours", set))
+            .collect();
+        let raw_sets: Vec<Vec<Team>> = (0..BATCH_SETS)
+            .map(|set| batched_teams("raw", set))
+            .collect();
+        let (ours, raw) = compare!(fewer, |i| ours: ours_batch(&table, &ours_sets[i % BATCH_SETS]).await?,
+            raw: raw_batch(client, name, &raw_sets[i % BATCH_SETS]).await?);
+        results.push((
+            "batch write, 4 chunks of 25 puts in flight, per item",
+            (ours.per_item(BATCHED), raw.per_item(BATCHED)),
         ));
     }
     if wanted("update") {
@@ -595,19 +819,18 @@ async fn run(local: &DynamoDbLocal, rounds: usize) -> Result<()> {
     } else {
         "utime+stime of /proc/self/stat"
     };
-    let calls = rounds * ROUND;
     println!();
     println!(
-        "## roundtrip: client CPU per call, singletable vs raw aws-sdk-dynamodb \
-         ({calls} calls per side in alternating rounds of {ROUND}; {clock}; DynamoDB Local at {})",
+        "## roundtrip: client CPU per call (or per item), singletable vs raw aws-sdk-dynamodb \
+         (alternating rounds of {ROUND} calls per side; {clock}; DynamoDB Local at {})",
         local.endpoint()
     );
     println!();
     println!(
         "| operation | ours CPU µs | raw CPU µs | ours / raw | per-round ratio: median (p25–p75) \
-         | ours wall µs | raw wall µs |"
+         | ours wall µs | raw wall µs | calls (items) per side |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for (operation, (ours, raw)) in results {
         let mut ratios: Vec<f64> = ours
             .rounds
@@ -618,7 +841,7 @@ async fn run(local: &DynamoDbLocal, rounds: usize) -> Result<()> {
         ratios.sort_by(f64::total_cmp);
         let quantile = |q: f64| ratios[((ratios.len() - 1) as f64 * q).round() as usize];
         println!(
-            "| {operation} | {:.1} | {:.1} | {:.3}× | {:.3}× ({:.3}–{:.3}) | {:.0} | {:.0} |",
+            "| {operation} | {:.1} | {:.1} | {:.3}× | {:.3}× ({:.3}–{:.3}) | {:.0} | {:.0} | {} |",
             ours.cpu_us(),
             raw.cpu_us(),
             ours.cpu_us() / raw.cpu_us(),
@@ -627,6 +850,7 @@ async fn run(local: &DynamoDbLocal, rounds: usize) -> Result<()> {
             quantile(0.75),
             ours.wall_us(),
             raw.wall_us(),
+            ours.calls,
         );
     }
     println!();

@@ -27,6 +27,7 @@ mod saas;
 mod schema;
 mod soft_delete;
 mod spawn;
+mod studio;
 mod table_schema;
 mod tenancy;
 mod timestamps;

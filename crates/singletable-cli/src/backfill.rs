@@ -17,7 +17,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use singletable_core::{tenant, BackfillReport, Entity, Progress, Table};
 
 use crate::connect::Target;
-use crate::describe::TableFile;
+use crate::describe::{EntityFile, IndexKeysFile, TableFile};
 use crate::error::{Error, Result};
 
 /// Arguments of `backfill`.
@@ -79,10 +79,11 @@ type BackfillFn = for<'a> fn(
     Box<dyn Fn(&Progress) + Send + Sync>,
 ) -> BoxFuture<'a, singletable_core::Result<BackfillReport>>;
 
-/// The entities a command can backfill, by `_type`.
+/// The entities a command can backfill, by `_type`, and that [`TableFile::of`] describes.
 #[derive(Default)]
 pub struct Entities {
     registered: Vec<(&'static str, u32, BackfillFn)>,
+    described: Vec<fn() -> EntityFile>,
 }
 
 impl std::fmt::Debug for Entities {
@@ -98,10 +99,48 @@ impl Entities {
         Self::default()
     }
 
-    /// Makes `E` available to `backfill --type <E::TYPE>`.
+    /// Makes `E` available to `backfill --type <E::TYPE>`, and to the description of the
+    /// table's entities ([`TableFile::of`]).
     pub fn entity<E: Entity>(mut self) -> Self {
         self.registered.push((E::TYPE, E::SCHEMA, backfill_of::<E>));
+        self.described.push(describe::<E>);
         self
+    }
+
+    /// Whether no entity is registered.
+    pub fn is_empty(&self) -> bool {
+        self.registered.is_empty()
+    }
+
+    /// The description of each registered entity, in the order of registration.
+    pub(crate) fn describe(&self) -> Vec<EntityFile> {
+        self.described.iter().map(|describe| describe()).collect()
+    }
+}
+
+/// What the derive says of `E`: its type, key templates, tenant placeholder and index keys.
+fn describe<E: Entity>() -> EntityFile {
+    let index_keys = E::INDEXES
+        .iter()
+        .map(|keys| {
+            let templates = IndexKeysFile {
+                pk: keys.pk.to_string(),
+                sk: keys.sk.to_string(),
+            };
+            (keys.index.to_owned(), templates)
+        })
+        .collect();
+    EntityFile {
+        entity_type: E::TYPE.to_owned(),
+        pk: E::PARTITION_KEY.to_string(),
+        sk: Some(E::SORT_KEY.to_string()),
+        tenant: E::TENANT_PARAM.map(str::to_owned),
+        indexes: E::INDEXES
+            .iter()
+            .map(|keys| keys.index.to_owned())
+            .collect(),
+        index_keys,
+        ranges: Vec::new(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The table description file: what `create-table` creates and what `inspect` parses keys with.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use singletable_core::{Table, Template};
@@ -34,6 +35,30 @@ pub struct TableFile {
     /// The entities stored in the table, with their key templates.
     #[serde(default, rename = "entity")]
     pub entities: Vec<EntityFile>,
+    /// The collections: a root entity and the items of its partition joined to it.
+    #[serde(default, rename = "collection")]
+    pub collections: Vec<CollectionFile>,
+}
+
+/// The table options a command that reads a description shares: `--table` and `--file`.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct TableArgs {
+    /// The table [default: `name` in --file]
+    #[arg(long)]
+    pub table: Option<String>,
+    /// Table description: key attributes, separator, indexes, and the entities' key templates
+    /// that name the parameters of keys
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+}
+
+impl TableArgs {
+    /// The description `--file` names, if any, and the table name from `--table` or from it.
+    pub fn load(&self) -> Result<(Option<TableFile>, String)> {
+        let file = self.file.as_deref().map(TableFile::load).transpose()?;
+        let name = table_name(self.table.as_deref(), file.as_ref())?;
+        Ok((file, name))
+    }
 }
 
 /// A global secondary index with string keys, an `[[index]]` table.
@@ -65,6 +90,124 @@ pub struct EntityFile {
     /// The names of the `[[index]]`es whose keys the entity's items carry.
     #[serde(default)]
     pub indexes: Vec<String>,
+    /// The key templates of some of those indexes, by index name (`[entity.index_keys]`,
+    /// `ByEmail = { pk = "EMAIL#<email>", sk = "USER#<id>" }`), which the studio's chart shows.
+    #[serde(default)]
+    pub index_keys: BTreeMap<String, IndexKeysFile>,
+    /// The named range queries on the sort key (`[[entity.range]]`).
+    #[serde(default, rename = "range")]
+    pub ranges: Vec<RangeFile>,
+}
+
+/// The key templates an entity writes into one index.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct IndexKeysFile {
+    /// Template of the index partition key.
+    pub pk: String,
+    /// Template of the index sort key.
+    pub sk: String,
+}
+
+/// A named range query on an entity's sort key, as `#[entity(range(...))]` declares one:
+/// `name` and exactly one operator with its template, such as
+/// `{ name = "by_team", begins_with = "TEAM#<team_id>#MEMBER#" }`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RangeFile {
+    /// The query's name.
+    pub name: String,
+    /// Sort key equal to the template.
+    pub eq: Option<String>,
+    /// Sort key beginning with the template.
+    pub begins_with: Option<String>,
+    /// Sort key between the template rendered twice (`from_` and `to_` parameters).
+    pub between: Option<String>,
+    /// Sort key below the template.
+    pub lt: Option<String>,
+    /// Sort key at most the template (and every key that continues it).
+    pub le: Option<String>,
+    /// Sort key above the template (and every key that continues it).
+    pub gt: Option<String>,
+    /// Sort key at least the template.
+    pub ge: Option<String>,
+}
+
+impl RangeFile {
+    /// Every operator given, with its template: exactly one in a checked description.
+    pub fn operators(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("eq", &self.eq),
+            ("begins_with", &self.begins_with),
+            ("between", &self.between),
+            ("lt", &self.lt),
+            ("le", &self.le),
+            ("gt", &self.gt),
+            ("ge", &self.ge),
+        ]
+        .into_iter()
+        .filter_map(|(op, template)| template.as_deref().map(|t| (op, t)))
+        .collect()
+    }
+}
+
+/// A collection, a `[[collection]]` table: a root entity and what is joined to it, as
+/// `#[derive(Collection)]` declares one.
+///
+/// ```toml
+/// [[collection]]
+/// name = "TeamWithMembers"
+/// root = "TEAM"
+/// join = [{ field = "members", type = "TEAM_MEMBER", on = { team_id = "id" }, order_by = "username" }]
+/// ```
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CollectionFile {
+    /// The collection's name.
+    pub name: String,
+    /// The `type` of the root entity.
+    pub root: String,
+    /// What is joined to the root.
+    #[serde(default)]
+    pub join: Vec<JoinFile>,
+}
+
+/// One joined field of a collection: an entity, or a collection declared before this one.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct JoinFile {
+    /// The field's name.
+    pub field: String,
+    /// The `type` of the joined entity.
+    #[serde(rename = "type")]
+    pub entity_type: Option<String>,
+    /// The name of the joined collection.
+    pub collection: Option<String>,
+    /// A join by relation: each key parameter of the joined item that must equal a key
+    /// parameter of its parent (`team_id = "id"`). Empty: every item of the type is joined.
+    #[serde(default)]
+    pub on: BTreeMap<String, String>,
+    /// The attribute the joined items are ordered by.
+    pub order_by: Option<String>,
+}
+
+impl EntityFile {
+    /// The placeholders of its partition and sort key templates, in order (once each).
+    pub fn params(&self) -> impl Iterator<Item = String> + '_ {
+        let mut seen: Vec<String> = Vec::new();
+        [Some(&self.pk), self.sk.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter_map(|text| Template::parse(text).ok())
+            .flat_map(|t| t.params().map(str::to_owned).collect::<Vec<_>>())
+            .filter(move |p| {
+                let new = !seen.contains(p);
+                if new {
+                    seen.push(p.clone());
+                }
+                new
+            })
+    }
 }
 
 fn default_partition_key() -> String {
@@ -129,6 +272,33 @@ impl TableFile {
                     ));
                 }
             }
+            for (index, keys) in &entity.index_keys {
+                if !entity.indexes.contains(index) {
+                    return Err(format!(
+                        "entity `{name}`: index_keys `{index}` is not one of its `indexes`"
+                    ));
+                }
+                for (key, template) in [("pk", &keys.pk), ("sk", &keys.sk)] {
+                    Template::parse(template).map_err(|error| {
+                        format!(
+                            "entity `{name}`: index `{index}` {key} template `{template}`: {error}"
+                        )
+                    })?;
+                }
+            }
+            for range in &entity.ranges {
+                let range_name = &range.name;
+                let operators = range.operators();
+                let [(_, template)] = operators[..] else {
+                    return Err(format!(
+                        "entity `{name}`: range `{range_name}` needs exactly one operator of \
+                         eq, begins_with, between, lt, le, gt, ge"
+                    ));
+                };
+                Template::parse(template).map_err(|error| {
+                    format!("entity `{name}`: range `{range_name}` template `{template}`: {error}")
+                })?;
+            }
             for index in &entity.indexes {
                 if self.index(index).is_none() {
                     let declared: Vec<&str> =
@@ -140,7 +310,112 @@ impl TableFile {
                 }
             }
         }
+        self.check_collections()
+    }
+
+    fn check_collections(&self) -> std::result::Result<(), String> {
+        for (i, collection) in self.collections.iter().enumerate() {
+            let name = &collection.name;
+            if self.collections[..i].iter().any(|c| &c.name == name) {
+                return Err(format!("collection `{name}` is described twice"));
+            }
+            let root = self.entity(&collection.root).ok_or_else(|| {
+                format!(
+                    "collection `{name}`: root `{}` is not a described entity",
+                    collection.root
+                )
+            })?;
+            for join in &collection.join {
+                let field = &join.field;
+                let joined = match (&join.entity_type, &join.collection) {
+                    (Some(entity_type), None) => self.entity(entity_type).ok_or_else(|| {
+                        format!("collection `{name}`: `{field}` joins `{entity_type}`, which is not a described entity")
+                    })?,
+                    (None, Some(joined)) => {
+                        let joined = self.collections[..i]
+                            .iter()
+                            .find(|c| &c.name == joined)
+                            .ok_or_else(|| {
+                                format!(
+                                    "collection `{name}`: `{field}` joins collection `{joined}`, \
+                                     which is not described before it"
+                                )
+                            })?;
+                        self.entity(&joined.root)
+                            .ok_or_else(|| format!("collection `{}` has no root", joined.name))?
+                    }
+                    _ => {
+                        return Err(format!(
+                            "collection `{name}`: `{field}` needs exactly one of `type` and `collection`"
+                        ))
+                    }
+                };
+                if joined.pk != root.pk {
+                    return Err(format!(
+                        "collection `{name}`: `{field}` has partition key `{}`, but the root has \
+                         `{}`: one query reads one partition",
+                        joined.pk, root.pk
+                    ));
+                }
+                for (child, parent) in &join.on {
+                    if !joined.params().any(|p| &p == child) {
+                        return Err(format!(
+                            "collection `{name}`: `{field}`: `{child}` is not a key parameter of `{}`",
+                            joined.entity_type
+                        ));
+                    }
+                    if !root.params().any(|p| &p == parent) {
+                        return Err(format!(
+                            "collection `{name}`: `{field}`: `{parent}` is not a key parameter of `{}`",
+                            root.entity_type
+                        ));
+                    }
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// The description of `table` and of the entities a service registers in its own binary,
+    /// for the studio without a description file: the table's key attributes, separator,
+    /// indexes and time to live, and each entity's type, key templates, tenant placeholder and
+    /// index keys, as its derive declares them. The derive's range queries and collections are
+    /// not known at run time: push them onto `collections` and each entity's `ranges` to show
+    /// them.
+    ///
+    /// ```no_run
+    /// # use singletable_cli::{Entities, TableFile};
+    /// # fn run(table: &singletable_core::Table, entities: Entities) {
+    /// let description = TableFile::of(table, &entities);
+    /// # }
+    /// ```
+    pub fn of(table: &Table, entities: &crate::Entities) -> TableFile {
+        let entities = entities.describe();
+        TableFile {
+            name: Some(table.name().to_owned()),
+            partition_key: table.partition_key().to_owned(),
+            sort_key: table.sort_key().to_owned(),
+            separator: table.separator(),
+            type_index: table.type_index().map(str::to_owned),
+            tenant_type_index: table.tenant_type_index().map(str::to_owned),
+            ttl_attribute: table.ttl_attribute().map(str::to_owned),
+            indexes: table
+                .indexes()
+                .iter()
+                .map(|index| IndexFile {
+                    name: index.name.clone(),
+                    partition_key: index.partition_key.clone(),
+                    sort_key: index.sort_key.clone(),
+                })
+                .collect(),
+            entities,
+            collections: Vec::new(),
+        }
+    }
+
+    /// The `[[collection]]` called `name`.
+    pub fn collection(&self, name: &str) -> Option<&CollectionFile> {
+        self.collections.iter().find(|c| c.name == name)
     }
 
     /// The `[[index]]` called `name`.
@@ -280,6 +555,73 @@ mod tests {
         assert_eq!(
             file.index("ByEmail").map(|i| i.partition_key.as_str()),
             Some("a")
+        );
+    }
+
+    const TEAMS: &str = "[[entity]]\ntype = \"TEAM\"\npk = \"ORG#<org>\"\nsk = \"TEAM#<id>\"\n\
+                         [[entity]]\ntype = \"MEMBER\"\npk = \"ORG#<org>\"\n\
+                         sk = \"TEAM#<team_id>#MEMBER#<id>\"\n";
+
+    #[test]
+    fn collections_are_checked_against_the_entities() {
+        let ok = format!(
+            "{TEAMS}[[collection]]\nname = \"Team\"\nroot = \"TEAM\"\n\
+             join = [{{ field = \"members\", type = \"MEMBER\", on = {{ team_id = \"id\" }} }}]\n\
+             [[collection]]\nname = \"Org\"\nroot = \"TEAM\"\n\
+             join = [{{ field = \"teams\", collection = \"Team\" }}]\n"
+        );
+        let file = TableFile::parse(&ok).unwrap();
+        assert_eq!(
+            file.collection("Org").unwrap().join[0]
+                .collection
+                .as_deref(),
+            Some("Team")
+        );
+        let refused =
+            |from: &str, to: &str| TableFile::parse(&ok.replacen(from, to, 1)).unwrap_err();
+        assert_eq!(
+            refused("on = { team_id", "on = { team"),
+            ": collection `Team`: `members`: `team` is not a key parameter of `MEMBER`"
+        );
+        assert_eq!(
+            refused("type = \"MEMBER\", on", "type = \"MEMBERS\", on"),
+            ": collection `Team`: `members` joins `MEMBERS`, which is not a described entity"
+        );
+        assert_eq!(
+            refused("collection = \"Team\"", "collection = \"Org\""),
+            ": collection `Org`: `teams` joins collection `Org`, which is not described before it"
+        );
+        assert!(refused(
+            "pk = \"ORG#<org>\"\nsk = \"TEAM#<team_id>",
+            "pk = \"X#<org>\"\nsk = \"TEAM#<team_id>"
+        )
+        .contains("one query reads one partition"));
+    }
+
+    #[test]
+    fn a_range_has_one_operator_and_index_keys_a_carried_index() {
+        let range = format!(
+            "{TEAMS}[[entity.range]]\nname = \"by_team\"\nbegins_with = \"TEAM#<team_id>#\"\n"
+        );
+        let file = TableFile::parse(&range).unwrap();
+        assert_eq!(
+            file.entity("MEMBER").unwrap().ranges[0].operators(),
+            [("begins_with", "TEAM#<team_id>#")]
+        );
+        let two = range.replace("begins_with = ", "eq = \"TEAM\"\nbegins_with = ");
+        assert!(TableFile::parse(&two)
+            .unwrap_err()
+            .contains("exactly one operator"));
+        let keys = "[[index]]\nname = \"ByEmail\"\npartition_key = \"a\"\nsort_key = \"b\"\n\
+                    [[entity]]\ntype = \"USER\"\npk = \"U#<id>\"\nindexes = [\"ByEmail\"]\n\
+                    [entity.index_keys]\nByEmail = { pk = \"E#<email>\", sk = \"U#<id>\" }\n";
+        assert_eq!(
+            TableFile::parse(keys).unwrap().entities[0].index_keys["ByEmail"].pk,
+            "E#<email>"
+        );
+        assert_eq!(
+            TableFile::parse(&keys.replace("indexes = [\"ByEmail\"]", "")).unwrap_err(),
+            ": entity `USER`: index_keys `ByEmail` is not one of its `indexes`"
         );
     }
 

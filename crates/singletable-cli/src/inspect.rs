@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeyType};
@@ -14,7 +13,7 @@ use singletable_core::item::{TENANT_TYPE_ATTRIBUTE, TIMESTAMP_ATTRIBUTE, TYPE_AT
 use singletable_core::Template;
 
 use crate::connect::Target;
-use crate::describe::{IndexFile, TableFile};
+use crate::describe::{IndexFile, TableArgs, TableFile};
 use crate::error::{Error, Result};
 
 /// The group of items that carry no `_type`.
@@ -23,13 +22,10 @@ const UNTYPED: &str = "(no _type)";
 /// Options of `inspect`.
 #[derive(clap::Args, Clone, Debug)]
 pub struct InspectArgs {
-    /// The table [default: `name` in --file]
-    #[arg(long)]
-    pub table: Option<String>,
-    /// Table description whose entity templates name the key parameters, and whose indexes
-    /// tell which items they do not list
-    #[arg(long, value_name = "PATH")]
-    pub file: Option<PathBuf>,
+    /// The table, and the description whose entity templates name the key parameters and
+    /// whose indexes tell which items they do not list
+    #[command(flatten)]
+    pub table: TableArgs,
     /// Read only the partition with this partition key value (a Query instead of a Scan)
     #[arg(long, value_name = "PK")]
     pub partition: Option<String>,
@@ -343,7 +339,7 @@ async fn read(
 }
 
 /// A key attribute's value as text (key attributes can be numbers or binary too).
-fn key_text(value: Option<&AttributeValue>) -> String {
+pub(crate) fn key_text(value: Option<&AttributeValue>) -> String {
     match value {
         Some(AttributeValue::S(s)) | Some(AttributeValue::N(s)) => s.clone(),
         Some(other) => json(other).to_string(),
@@ -386,7 +382,7 @@ fn to_json(item: HashMap<String, AttributeValue>) -> BTreeMap<String, serde_json
 
 /// An attribute value as plain JSON: numbers as numbers (as strings when a JSON reader would
 /// lose digits), sets and lists as arrays, maps as objects, binary as base64 text.
-fn json(value: &AttributeValue) -> serde_json::Value {
+pub(crate) fn json(value: &AttributeValue) -> serde_json::Value {
     use serde_json::Value;
     let binary = |blob: &aws_sdk_dynamodb::primitives::Blob| {
         Value::String(base64::engine::general_purpose::STANDARD.encode(blob.as_ref()))
@@ -438,7 +434,7 @@ fn number(text: &str) -> serde_json::Value {
 
 /// Whether `name` is one of the attributes the runtime keeps for itself (`_type`,
 /// `_timestamp`, `_tenant_type`, `_deleted_at`, and any later one: they all start with `_`).
-fn is_internal(name: &str) -> bool {
+pub(crate) fn is_internal(name: &str) -> bool {
     name.starts_with('_')
 }
 

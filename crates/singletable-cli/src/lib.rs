@@ -9,6 +9,7 @@
 //!                      [--concurrency N] [--checkpoint PATH] [--worker K/N] [--dry-run]
 //!                      [--tenant ID | --all-tenants]
 //! singletable reindex ...          (the same command)
+//! singletable studio --file table.toml [--table NAME] [--port N]
 //! ```
 //!
 //! Every command takes `--endpoint URL` (default: `$DYNAMODB_ENDPOINT`, else AWS) and
@@ -45,6 +46,14 @@
 //!   of the `--segments` (K from 0), so N machines split one run; a tenant-scoped entity needs
 //!   `--tenant ID` or `--all-tenants`. Upgrades are Rust functions, so only a binary that
 //!   registers its entities can run it: [`run_with`] with [`Entities`].
+//! - `studio` serves a local web app over the table on 127.0.0.1 (`--port`, else a free port),
+//!   printing `studio: http://127.0.0.1:PORT/`, until Ctrl-C: the entity chart (entities ×
+//!   key attributes, with range queries and collections), item counts per type and per tenant,
+//!   a partition browser that takes the parameters of a template and pages through the
+//!   partition, collections as trees, and an item's audit trail as a timeline of old → new
+//!   values. It draws from `--file`, or, in a binary that registers its entities with
+//!   [`run_with`], from their derives ([`TableFile::of`]); it answers `GET` only and writes
+//!   nothing; see [`studio`]. A service can also start it in-process with [`studio::Studio`].
 //!
 //! Errors are printed as one line on standard error, such as
 //! `error: table `Orders` does not exist at http://127.0.0.1:8000`, and the exit code is 1.
@@ -74,18 +83,34 @@
 //! sk = "TEAM#<id>"                 # optional
 //! tenant = "tenant_id"             # optional; the placeholder that holds the tenant
 //! indexes = ["ByEmail"]            # optional; the [[index]]es whose keys its items carry
+//!
+//! [entity.index_keys]              # optional; the templates of those keys (for `studio`)
+//! ByEmail = { pk = "EMAIL#<email>", sk = "TEAM#<id>" }
+//!
+//! [[entity.range]]                 # any number of named range queries (for `studio`)
+//! name = "by_id"                   # and one operator: eq, begins_with, between, lt, le, gt, ge
+//! begins_with = "TEAM#<id>"
+//!
+//! [[collection]]                   # any number (for `studio`): a root and what joins it
+//! name = "TeamWithMembers"
+//! root = "TEAM"
+//! # Each join names an entity (`type`) or a collection described above it (`collection`),
+//! # optionally a relation of key parameters (joined item's = root's) and an order.
+//! join = [{ field = "members", type = "TEAM_MEMBER", on = { team_id = "id" }, order_by = "username" }]
 //! ```
 //!
 //! Unknown fields are refused, so that a misspelt one is not silently ignored; templates are
 //! checked with the same grammar as `#[entity(...)]`, an entity's `tenant` must be a
 //! placeholder of its templates and its `indexes` declared `[[index]]`es. `tenant` and
-//! `indexes` tell `inspect` what the entity's items must carry to be listed. `examples/table.toml` in this crate is a
-//! complete example.
+//! `indexes` tell `inspect` what the entity's items must carry to be listed. A collection's
+//! root and joined entities must be described and share the root's partition key template, and
+//! the parameters of `on` must be key parameters of the joined entity and of the root.
+//! `examples/table.toml` in this crate is a complete example.
 //!
 //! # As a library
 //!
 //! [`Cli`] is the parsed command line and [`run`] executes it; each command is also a public
-//! async function ([`create_table`], [`inspect`]) taking a [`Target`] made by
+//! async function ([`create_table`], [`inspect`], [`studio::studio`]) taking a [`Target`] made by
 //! [`Connection::connect`], and [`TableFile`] reads a description into a `Table`.
 
 #![warn(missing_docs)]
@@ -97,14 +122,19 @@ mod describe;
 mod error;
 mod inspect;
 mod local;
+pub mod studio;
 
 pub use backfill::{backfill, BackfillArgs, Entities};
 pub use connect::{Connection, Target};
 pub use create::{create_table, CreateTableArgs};
-pub use describe::{table_name, EntityFile, IndexFile, TableFile};
+pub use describe::{
+    table_name, CollectionFile, EntityFile, IndexFile, IndexKeysFile, JoinFile, RangeFile,
+    TableArgs, TableFile,
+};
 pub use error::{Error, Result};
 pub use inspect::{inspect, parse_key, Format, InspectArgs};
 pub use local::{local, LocalArgs};
+pub use studio::StudioArgs;
 
 /// The command line.
 #[derive(clap::Parser, Clone, Debug)]
@@ -134,6 +164,9 @@ pub enum Command {
     /// Bring the items of an entity up to date: schema, index keys, `_tenant_type`
     #[command(visible_alias = "reindex")]
     Backfill(BackfillArgs),
+    /// Serve a local web app over the table: entity chart, counts, partitions, collections,
+    /// audit trails
+    Studio(StudioArgs),
 }
 
 /// Runs the command, printing its output to standard output. No entity is registered for
@@ -156,11 +189,22 @@ pub fn run_with(cli: Cli, entities: &Entities, out: &mut dyn std::io::Write) -> 
             })
         }
         Command::Inspect(args) => {
-            let file = args.file.as_deref().map(TableFile::load).transpose()?;
-            let name = table_name(args.table.as_deref(), file.as_ref())?;
+            let (file, name) = args.table.load()?;
             runtime()?.block_on(async {
                 let target = cli.connection.connect().await?;
                 inspect(&target, &name, file.as_ref(), args, out).await
+            })
+        }
+        Command::Studio(args) => {
+            let (file, name) = args.table.load()?;
+            runtime()?.block_on(async {
+                let target = cli.connection.connect().await?;
+                // Without a file, the entities this binary registers, on the default layout.
+                let file = file.or_else(|| {
+                    let table = singletable_core::Table::builder(target.client.clone(), &name);
+                    (!entities.is_empty()).then(|| TableFile::of(&table.build(), entities))
+                });
+                studio::studio(&target, &name, file, args, out).await
             })
         }
         Command::Backfill(args) => {

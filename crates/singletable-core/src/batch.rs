@@ -20,10 +20,11 @@
 //! holds leaves that write undone: [`Error::Unprocessed`] names it, with
 //! [`Error::Duplicate`] as the cause).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
+use aws_smithy_types::body::SdkBody;
 use futures::StreamExt;
 
 use crate::error::{Error, ItemKey, Result};
@@ -34,6 +35,7 @@ use crate::projection::{self, Projection};
 use crate::request::{self, sdk_error};
 use crate::retry::full_jitter;
 use crate::schema::{EntityKey, Schema};
+use crate::sent_body;
 use crate::table::Table;
 use crate::tenant::Binding;
 use crate::write::{audited, put};
@@ -106,29 +108,40 @@ struct AuditedWrite<'t> {
     run: Box<dyn FnOnce() -> futures::future::BoxFuture<'t, Result<()>> + Send + 't>,
 }
 
-/// One write of a batch, with what names it in errors. (A named type, not a tuple with a
+/// One write of a batch, with the type that names it in errors; its key is read from the
+/// request itself, so that no copy of it is kept. (A named type, not a tuple with a
 /// `&'static str`: it keeps the futures that carry it `Send` for the compiler.)
 #[derive(Debug)]
 pub(crate) struct Write {
     entity: &'static str,
-    key: ItemKey,
     request: WriteRequest,
 }
 
 impl Write {
-    /// A raw write for [`write_raw`]: `request` (a put of a whole item or a delete by key) of
-    /// the item at `key`, named by its `_type`.
-    pub(crate) fn raw(entity: &'static str, key: ItemKey, request: WriteRequest) -> Self {
-        Write {
-            entity,
-            key,
-            request,
-        }
+    /// A raw write for [`write_raw`]: `request` (a put of a whole item or a delete by key),
+    /// named by its `_type`.
+    pub(crate) fn raw(entity: &'static str, request: WriteRequest) -> Self {
+        Write { entity, request }
     }
 
     /// The `_type` of the item written.
     pub(crate) fn entity(&self) -> &'static str {
         self.entity
+    }
+
+    /// The key of the item written, as the request holds it.
+    fn key<'a>(&'a self, table: &Table) -> Option<(&'a str, &'a str)> {
+        written_key(&self.request, table)
+    }
+
+    /// What names this write in an [`Error::Unprocessed`].
+    fn named(&self, table: &Table) -> (&'static str, ItemKey) {
+        let (pk, sk) = self.key(table).unwrap_or_default();
+        let key = ItemKey {
+            pk: pk.to_owned(),
+            sk: sk.to_owned(),
+        };
+        (self.entity, key)
     }
 }
 
@@ -178,14 +191,13 @@ impl<'t> BatchWrite<'t> {
             });
         }
         let key = entity.key().item_key(self.table)?;
-        let item = item::encode(entity, key.clone(), crate::autogen::now(), self.table)?;
+        let item = item::encode(entity, key, crate::autogen::now(), self.table)?;
         let request = PutRequest::builder()
             .set_item(Some(item))
             .build()
             .map_err(|e| self.build_error(E::TYPE, e))?;
         self.writes.push(Write {
             entity: E::TYPE,
-            key,
             request: WriteRequest::builder().put_request(request).build(),
         });
         Ok(self)
@@ -207,12 +219,11 @@ impl<'t> BatchWrite<'t> {
             });
         }
         let request = DeleteRequest::builder()
-            .set_key(Some(item::key_item(key.clone(), self.table)))
+            .set_key(Some(item::key_item(key, self.table)))
             .build()
             .map_err(|e| self.build_error(E::TYPE, e))?;
         self.writes.push(Write {
             entity: E::TYPE,
-            key,
             request: WriteRequest::builder().delete_request(request).build(),
         });
         Ok(self)
@@ -273,17 +284,28 @@ impl<'t> BatchWrite<'t> {
             .or(self.audited.first().map(|w| w.entity))
             .unwrap_or("(batch)");
         self.tenant.check(entity, self.table)?;
-        let mut seen = HashMap::with_capacity(self.len());
-        let named = self.writes.iter().map(|w| (w.entity, &w.key));
-        for (entity, key) in named.chain(self.audited.iter().map(|w| (w.entity, &w.key))) {
-            if seen.insert(key, entity).is_some() {
+        let mut seen = HashSet::with_capacity(self.len());
+        let table = self.table;
+        let plain = self.writes.iter().map(|w| (w.entity, w.key(table)));
+        let audited = self.audited.iter().map(|w| {
+            let key = (w.key.pk.as_str(), w.key.sk.as_str());
+            (w.entity, Some(key))
+        });
+        for (entity, key) in plain.chain(audited) {
+            let key = key.unwrap_or_default();
+            if !seen.insert(key) {
+                let key = ItemKey {
+                    pk: key.0.to_owned(),
+                    sk: key.1.to_owned(),
+                };
                 return Err(Error::InvalidRequest {
                     entity,
                     reason: format!("the batch writes {key} twice; DynamoDB refuses that"),
                 });
             }
         }
-        let (table, effort) = (self.table, self.effort);
+        drop(seen);
+        let effort = self.effort;
         let mut chunks = Vec::new();
         let mut writes = self.writes.into_iter().peekable();
         while writes.peek().is_some() {
@@ -416,17 +438,8 @@ async fn write_audited(write: AuditedWrite<'_>) -> Left {
 /// after its retries; returns what is left.
 async fn write_chunk(table: &Table, chunk: Vec<Write>, effort: Effort) -> Left {
     let entity = chunk.first().map_or("(batch)", |write| write.entity);
-    let mut pending: Vec<WriteRequest> = Vec::with_capacity(chunk.len());
-    let mut names = Vec::with_capacity(chunk.len());
-    for Write {
-        entity,
-        key,
-        request,
-    } in chunk
-    {
-        names.push((entity, key));
-        pending.push(request);
-    }
+    let names: Vec<(&'static str, ItemKey)> = chunk.iter().map(|w| w.named(table)).collect();
+    let mut pending: Vec<WriteRequest> = chunk.into_iter().map(|w| w.request).collect();
     let client = table.client();
     let mut cause = None;
     // Only a round that got nothing done counts against the attempts: a chunk that DynamoDB
@@ -437,19 +450,27 @@ async fn write_chunk(table: &Table, chunk: Vec<Write>, effort: Effort) -> Left {
         if stalled > 0 {
             tokio::time::sleep(effort.delay(stalled)).await;
         }
-        // A put or delete written twice leaves the same item: a retried lost reply is harmless.
-        let sent = request::send(
+        // The first attempt sends the writes themselves, not a copy; one sent again after a
+        // failed attempt is rebuilt from the body that attempt sent. A put or delete written
+        // twice leaves the same item: a retried lost reply is harmless.
+        let mut writes = Some(std::mem::take(&mut pending));
+        let (sent, body) = sent_body::keeping(request::send(
             table,
             "BatchWriteItem",
             entity,
+            |capacity| capacity,
             |capacity| {
+                let writes = writes
+                    .take()
+                    .or_else(|| sent_writes(sent_body::last(), table.name()))
+                    .unwrap_or_default();
                 client
                     .batch_write_item()
-                    .request_items(table.name(), pending.clone())
+                    .request_items(table.name(), writes)
                     .set_return_consumed_capacity(capacity)
+                    .send()
             },
-            |request| request.send(),
-        )
+        ))
         .await;
         match sent.result {
             Ok(output) => {
@@ -461,6 +482,14 @@ async fn write_chunk(table: &Table, chunk: Vec<Write>, effort: Effort) -> Left {
             Err(error) => {
                 let transient = request::is_transient(&error);
                 cause = Some(sdk_error(table, "BatchWriteItem", entity, error));
+                let Some(sent) = sent_writes(body, table.name()) else {
+                    // What the failed request held is not known: none of the chunk is.
+                    return Left {
+                        writes: names,
+                        cause,
+                    };
+                };
+                pending = sent;
                 if !transient {
                     break;
                 }
@@ -479,26 +508,74 @@ async fn write_chunk(table: &Table, chunk: Vec<Write>, effort: Effort) -> Left {
         };
     }
     // Name exactly the writes that are left, by their keys.
-    let left_keys: std::collections::HashSet<ItemKey> = pending
+    let left: HashSet<(&str, &str)> = pending
         .iter()
-        .filter_map(|w| written_key(w, table))
+        .filter_map(|request| written_key(request, table))
         .collect();
     Left {
         writes: names
             .into_iter()
-            .filter(|(_, key)| left_keys.contains(key))
+            .filter(|(_, key)| left.contains(&(key.pk.as_str(), key.sk.as_str())))
             .collect(),
         cause,
     }
 }
 
-fn written_key(write: &WriteRequest, table: &Table) -> Option<ItemKey> {
+/// The writes of a `BatchWriteItem` body that was sent, to send them again: `None` when there
+/// is no body or it cannot be read, which a body this crate's client serialized always can.
+fn sent_writes(body: Option<SdkBody>, table: &str) -> Option<Vec<WriteRequest>> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        #[serde(rename = "RequestItems")]
+        request_items: HashMap<String, Vec<Sent>>,
+    }
+    #[derive(serde::Deserialize)]
+    enum Sent {
+        PutRequest {
+            #[serde(rename = "Item")]
+            item: serde_dynamo::Item,
+        },
+        DeleteRequest {
+            #[serde(rename = "Key")]
+            key: serde_dynamo::Item,
+        },
+    }
+    let body: Body = serde_json::from_slice(body?.bytes()?).ok()?;
+    let mut sent = body
+        .request_items
+        .into_iter()
+        .find(|(name, _)| name == table)?
+        .1;
+    sent.drain(..)
+        .map(|write| {
+            let request = match write {
+                Sent::PutRequest { item } => WriteRequest::builder().put_request(
+                    PutRequest::builder()
+                        .set_item(Some(item.into()))
+                        .build()
+                        .ok()?,
+                ),
+                Sent::DeleteRequest { key } => WriteRequest::builder().delete_request(
+                    DeleteRequest::builder()
+                        .set_key(Some(key.into()))
+                        .build()
+                        .ok()?,
+                ),
+            };
+            Some(request.build())
+        })
+        .collect()
+}
+
+/// The key of the item a write request writes.
+fn written_key<'a>(write: &'a WriteRequest, table: &Table) -> Option<(&'a str, &'a str)> {
     let attributes = match (write.put_request(), write.delete_request()) {
         (Some(put), _) => put.item(),
         (_, Some(delete)) => delete.key(),
         _ => return None,
     };
-    key_of(attributes, table)
+    let text = |name: &str| attributes.get(name).and_then(|v| v.as_s().ok());
+    Some((text(table.partition_key())?, text(table.sort_key())?))
 }
 
 fn key_of(attributes: &Item, table: &Table) -> Option<ItemKey> {
@@ -797,4 +874,45 @@ async fn get_chunk(
         .filter_map(|key| key_of(key, table))
         .collect();
     (found, left)
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use aws_smithy_types::Blob;
+
+    use super::*;
+
+    /// A body as DynamoDB's JSON protocol writes it, with every kind of attribute value.
+    const BODY: &str = r#"{"RequestItems":{"t":[
+        {"PutRequest":{"Item":{"pk":{"S":"a"},"sk":{"S":"b"},"n":{"N":"-1.5"},
+            "b":{"B":"AAEC/w=="},"bs":{"BS":["AA=="]},"ss":{"SS":["x","y"]},"ns":{"NS":["1"]},
+            "l":{"L":[{"BOOL":true},{"NULL":true}]},"m":{"M":{"s":{"S":"é\n\""}}}}}},
+        {"DeleteRequest":{"Key":{"pk":{"S":"c"},"sk":{"S":"d"}}}}
+    ]},"ReturnConsumedCapacity":"TOTAL"}"#;
+
+    #[test]
+    fn a_sent_body_gives_back_the_writes_it_held() {
+        let writes = sent_writes(Some(SdkBody::from(BODY)), "t").unwrap();
+        assert_eq!(writes.len(), 2);
+        let item = writes[0].put_request().unwrap().item();
+        assert_eq!(item["n"], AttributeValue::N("-1.5".into()));
+        assert_eq!(item["b"], AttributeValue::B(Blob::new(vec![0, 1, 2, 255])));
+        assert_eq!(item["bs"], AttributeValue::Bs(vec![Blob::new(vec![0])]));
+        assert_eq!(item["ss"], AttributeValue::Ss(vec!["x".into(), "y".into()]));
+        assert_eq!(item["ns"], AttributeValue::Ns(vec!["1".into()]));
+        let list = vec![AttributeValue::Bool(true), AttributeValue::Null(true)];
+        assert_eq!(item["l"], AttributeValue::L(list));
+        let map = HashMap::from([("s".to_owned(), AttributeValue::S("é\n\"".into()))]);
+        assert_eq!(item["m"], AttributeValue::M(map));
+        let key = writes[1].delete_request().unwrap().key();
+        assert_eq!(key["pk"], AttributeValue::S("c".into()));
+    }
+
+    #[test]
+    fn an_unknown_body_gives_nothing_back() {
+        assert!(sent_writes(None, "t").is_none());
+        assert!(sent_writes(Some(SdkBody::from(BODY)), "other").is_none());
+        assert!(sent_writes(Some(SdkBody::from("{")), "t").is_none());
+    }
 }

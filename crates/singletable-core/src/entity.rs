@@ -3,10 +3,12 @@
 
 use std::future::Future;
 
+use singletable_keys::Template;
 use time::OffsetDateTime;
 
 use crate::audit::AuditTrail;
 use crate::backfill::Backfill;
+use crate::collection::{Joinable, Pool};
 use crate::error::Result;
 use crate::expr::Condition;
 use crate::later::Later;
@@ -238,5 +240,22 @@ pub trait Entity: Schema {
         to: OffsetDateTime,
     ) -> Query<'_, Self> {
         Query::type_index(table).sort_key(query::creation_range(from, to))
+    }
+}
+
+/// Every entity joins a collection as itself: one impl here rather than one generated per entity.
+impl<E: Entity> Joinable for E {
+    type Root = Self;
+
+    fn root(&self) -> &Self {
+        self
+    }
+
+    fn assemble(roots: Vec<Self>, _: &mut Pool<'_>) -> Result<Vec<Self>> {
+        Ok(roots)
+    }
+
+    fn sort_keys(out: &mut Vec<&'static Template<'static>>) {
+        out.push(Self::SORT_KEY);
     }
 }

@@ -8,6 +8,7 @@ pub(crate) const LAYERS: &[(&str, u8)] = &[
     ("expr", 1),
     ("cursor", 1),
     ("retry", 1),
+    ("sent_body", 1),
     ("autogen", 1),
     ("timestamp", 1),
     ("table", 2),

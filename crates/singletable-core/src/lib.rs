@@ -26,6 +26,7 @@ mod cursor;
 mod error;
 mod expr;
 mod retry;
+mod sent_body;
 pub mod timestamp;
 // 2
 mod schema;
@@ -136,61 +137,79 @@ pub mod __private {
     }
 
     /// Gives a generated `<Entity>Query` wrapper the builder and run methods of [`Query`].
+    ///
+    /// Every method is `#[inline]`, so the crate defining an entity compiles none of them (nor
+    /// the generic query code they call) unless it uses them; the futures are [`Query`]'s own,
+    /// not one more `async fn` state machine per entity.
     #[macro_export]
     #[doc(hidden)]
     macro_rules! __query_wrapper {
         ($wrapper:ident, $entity:ty) => {
             impl<'t> $wrapper<'t> {
                 /// Narrows the query with a raw condition on the sort key text.
+                #[inline]
                 pub fn sort_key(self, condition: $crate::SortKey) -> Self {
                     $wrapper(self.0.sort_key(condition))
                 }
 
                 /// Keeps only items matching `filter` (built from the entity's `FIELDS`).
+                #[inline]
                 pub fn filter(self, filter: $crate::Condition<$entity>) -> Self {
                     $wrapper(self.0.filter(filter))
                 }
 
                 /// Returns at most `limit` items from `all` and `stream`.
+                #[inline]
                 pub fn limit(self, limit: usize) -> Self {
                     $wrapper(self.0.limit(limit))
                 }
 
                 /// Reads at most `size` items per request in `all` and `stream`.
+                #[inline]
                 pub fn page_size(self, size: usize) -> Self {
                     $wrapper(self.0.page_size(size))
                 }
 
                 /// Returns soft-deleted items too.
+                #[inline]
                 pub fn include_deleted(self) -> Self {
                     $wrapper(self.0.include_deleted())
                 }
 
                 /// Reads in descending sort-key order.
+                #[inline]
                 pub fn descending(self) -> Self {
                     $wrapper(self.0.descending())
                 }
 
                 /// Reads with strong consistency.
+                #[inline]
                 pub fn consistent_read(self) -> Self {
                     $wrapper(self.0.consistent_read())
                 }
 
                 /// Every matching item, following pages to the end.
-                pub async fn all(self) -> $crate::Result<::std::vec::Vec<$entity>> {
-                    self.0.all().await
+                #[inline]
+                pub fn all(
+                    self,
+                ) -> impl ::core::future::Future<Output = $crate::Result<::std::vec::Vec<$entity>>>
+                       + use<'t> {
+                    self.0.all()
                 }
 
                 /// Up to `size` items from `cursor` on, and the next page's cursor.
-                pub async fn page(
+                #[inline]
+                pub fn page<'c>(
                     self,
                     size: usize,
-                    cursor: ::core::option::Option<&str>,
-                ) -> $crate::Result<$crate::Page<$entity>> {
-                    self.0.page(size, cursor).await
+                    cursor: ::core::option::Option<&'c str>,
+                ) -> impl ::core::future::Future<Output = $crate::Result<$crate::Page<$entity>>>
+                       + use<'t, 'c> {
+                    self.0.page(size, cursor)
                 }
 
                 /// The matching items, read one page at a time as the stream is consumed.
+                #[inline]
                 pub fn stream(
                     self,
                 ) -> impl $crate::__private::Stream<Item = $crate::Result<$entity>> + Send + 't
@@ -200,11 +219,15 @@ pub mod __private {
 
                 /// The number of matching items (the length `all` would return), counted by
                 /// DynamoDB over every page without returning them.
-                pub async fn count(self) -> $crate::Result<usize> {
-                    self.0.count().await
+                #[inline]
+                pub fn count(
+                    self,
+                ) -> impl ::core::future::Future<Output = $crate::Result<usize>> + use<'t> {
+                    self.0.count()
                 }
 
                 /// Reads the projection `P` of each item instead of the whole entity.
+                #[inline]
                 pub fn project<P: $crate::Projection<Entity = $entity>>(
                     self,
                 ) -> $crate::Projected<'t, P> {
@@ -212,12 +235,15 @@ pub mod __private {
                 }
 
                 /// The untyped query underneath.
+                #[inline]
                 pub fn into_query(self) -> $crate::Query<'t, $entity> {
                     self.0
                 }
             }
 
+            #[automatically_derived]
             impl<'t> ::core::convert::From<$crate::Query<'t, $entity>> for $wrapper<'t> {
+                #[inline]
                 fn from(query: $crate::Query<'t, $entity>) -> Self {
                     $wrapper(query)
                 }

@@ -104,13 +104,13 @@ pub(crate) async fn scan(
 }
 
 /// Sends one request: `build` makes it (given the consumed-capacity setting), `send` sends a
-/// copy per attempt. Transient failures are retried under the table's policy.
+/// copy per attempt (called once per attempt, in turn). Transient failures are retried under the table's policy.
 pub(crate) async fn send<B, O, E, Fut>(
     table: &Table,
     operation: &'static str,
     entity: &'static str,
     build: impl FnOnce(Option<ReturnConsumedCapacity>) -> B,
-    send: impl Fn(B) -> Fut,
+    mut send: impl FnMut(B) -> Fut,
 ) -> Sent<O, E>
 where
     B: Clone,

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::Intercept;
 use aws_sdk_dynamodb::Client;
 
 use singletable_keys::{Segment, Template};
@@ -496,13 +497,16 @@ impl TableBuilder {
     pub fn build(mut self) -> Table {
         // One place retries: the table's policy, which also knows when a failed attempt may
         // have been applied. SDK retries underneath would multiply attempts and hide that.
-        let config = self
-            .inner
-            .client
-            .config()
-            .to_builder()
-            .retry_config(RetryConfig::disabled())
-            .build();
+        let config = self.inner.client.config();
+        // A client of another table carries it already.
+        let keeps_bodies = config
+            .interceptors()
+            .any(|interceptor| interceptor.name() == crate::sent_body::KeepBody.name());
+        let mut config = config.to_builder().retry_config(RetryConfig::disabled());
+        if !keeps_bodies {
+            config = config.interceptor(crate::sent_body::KeepBody);
+        }
+        let config = config.build();
         self.inner.client = Client::from_conf(config);
         let separator = self.inner.separator;
         let keys: Vec<_> = self

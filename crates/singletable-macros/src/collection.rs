@@ -197,13 +197,16 @@ fn expand(ident: &Ident, root: &Type, root_field: &Ident, joins: &[Join]) -> Tok
         const _: () = {
             #(#checks)*
 
+            #[automatically_derived]
             impl #private::Joinable for #ident {
                 type Root = #root;
 
+                #[inline]
                 fn root(&self) -> &#root {
                     &self.#root_field
                 }
 
+                #[inline]
                 fn assemble(
                     roots: ::std::vec::Vec<#root>,
                     pool: &mut #private::Pool<'_>,
@@ -217,12 +220,14 @@ fn expand(ident: &Ident, root: &Type, root_field: &Ident, joins: &[Join]) -> Tok
                     )
                 }
 
+                #[inline]
                 fn sort_keys(out: &mut ::std::vec::Vec<&'static #private::Template<'static>>) {
                     out.push(#root_entity::SORT_KEY);
                     #(#sort_keys)*
                 }
             }
 
+            #[automatically_derived]
             impl #private::Collection for #ident {}
         };
     }

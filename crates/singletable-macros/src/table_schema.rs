@@ -129,6 +129,7 @@ fn expand(schema: &Schema) -> TokenStream {
             impl #private::Variant<#i> for #ident {
                 type Entity = #entity;
 
+                #[inline]
                 fn wrap(entity: #ty) -> Self {
                     #ident::#variant(entity)
                 }
@@ -176,6 +177,7 @@ fn expand(schema: &Schema) -> TokenStream {
                 const TYPES: &'static [&'static str] = &[#(#types),*];
                 const MEMBERS: &'static [#private::Member] = &[#(#members),*];
 
+                #[inline]
                 fn decode(
                     item: #private::Item,
                     table: &#private::Table,
@@ -188,6 +190,7 @@ fn expand(schema: &Schema) -> TokenStream {
                     }
                 }
 
+                #[inline]
                 fn entity_type(&self) -> &'static str {
                     match self {
                         #(#entity_types,)*

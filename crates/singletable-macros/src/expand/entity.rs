@@ -45,6 +45,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         .collect();
     let stamp_update = (!stamps.is_empty()).then(|| {
         quote! {
+            #[inline]
             fn stamp_update(update: &mut #private::Stamps, now: #private::OffsetDateTime) {
                 #(#stamps)*
             }
@@ -63,6 +64,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             const SCHEMA: u32 = #version;
             const COMPATIBLE: u32 = #compatible;
 
+            #[inline]
             fn upgrade(from: u32, item: &mut #private::Item) -> ::core::result::Result<(), ::std::string::String> {
                 #upgrade(from, item)
             }
@@ -78,6 +80,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         quote! {
             const EXPIRES: bool = true;
 
+            #[inline]
             fn expires_at(&self) -> ::core::option::Option<i64> {
                 <#ty as #private::Expiry>::epoch_seconds(&self.#field)
             }
@@ -88,6 +91,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         quote! {
             const VERSION: ::core::option::Option<&'static str> = ::core::option::Option::Some(#stored);
 
+            #[inline]
             fn version(&self) -> ::core::option::Option<u64> {
                 ::core::option::Option::Some(self.#field)
             }
@@ -124,6 +128,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             const TENANT_PARAM: ::core::option::Option<&'static str> = ::core::option::Option::Some(#param);
             const TENANT_FIELD: ::core::option::Option<&'static str> = ::core::option::Option::Some(#stored);
 
+            #[inline]
             fn tenant(&self) -> ::core::option::Option<&str> {
                 ::core::option::Option::Some(&self.#field)
             }
@@ -147,6 +152,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             type New = #new;
             type Partition<'k> = #partition<'k>;
 
+            #[inline]
             fn from_new(
                 #new_binding: #new,
                 now: #private::OffsetDateTime,
@@ -169,6 +175,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             #unique_items
             #stamp_update
 
+            #[inline]
             fn key(&self) -> #key<'_> {
                 #borrow_key
             }
@@ -178,23 +185,6 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         impl #private::Entity for #ident {
             type Update<'t> = #update<'t>;
             type Query<'t> = #query<'t>;
-        }
-
-        #[automatically_derived]
-        impl #private::Joinable for #ident {
-            type Root = Self;
-
-            fn root(&self) -> &Self {
-                self
-            }
-
-            fn assemble(roots: ::std::vec::Vec<Self>, _: &mut #private::Pool<'_>) -> #private::Result<::std::vec::Vec<Self>> {
-                ::core::result::Result::Ok(roots)
-            }
-
-            fn sort_keys(out: &mut ::std::vec::Vec<&'static #private::Template<'static>>) {
-                out.push(<Self as #private::Schema>::SORT_KEY);
-            }
         }
     }
 }

@@ -33,6 +33,7 @@ pub fn entity_items(entity: &Entity, keys: &Keys) -> TokenStream {
     quote! {
         const INDEXES: &'static [#private::IndexKeys] = &[#(#definitions),*];
 
+        #[inline]
         fn index_keys(
             &self,
             separator: char,
@@ -150,6 +151,7 @@ pub fn expand(entity: &Entity, keys: &Keys) -> TokenStream {
 
                 impl #ident {
                     #[doc = #lookup_doc]
+                    #[inline]
                     #vis fn #query<'t>(
                         table: &'t #private::Table,
                         partition: #partition<'t>,
@@ -178,6 +180,7 @@ pub fn expand(entity: &Entity, keys: &Keys) -> TokenStream {
 
             impl #ident {
                 #[doc = #query_doc]
+                #[inline]
                 #vis fn #query<'t>(
                     table: &'t #private::Table,
                     partition: #partition<'t>,

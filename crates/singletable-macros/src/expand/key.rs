@@ -40,7 +40,9 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
 
         #[doc(hidden)]
         const _: () = {
+            #[automatically_derived]
             impl<'k> #private::EntityKey for #key<'k> {
+                #[inline]
                 fn item_key(&self, table: &#private::Table) -> #private::Result<#private::ItemKey> {
                     let separator = table.separator();
                     #bind_key
@@ -48,7 +50,9 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
                 }
             }
 
+            #[automatically_derived]
             impl<'k> #private::PartitionKey for #partition<'k> {
+                #[inline]
                 fn partition_key(&self, table: &#private::Table) -> #private::Result<::std::string::String> {
                     let separator = table.separator();
                     #bind_partition

@@ -1,4 +1,10 @@
 //! Code generation. Everything here runs after validation succeeded and only emits tokens.
+//!
+//! Every generated function that is not generic is `#[inline]`: a crate that defines entities then
+//! compiles none of them, nor the generic runtime code each would instantiate for its entity,
+//! until it calls them (a non-generic public function is compiled where it is defined, used or
+//! not). Async operations return the runtime's futures instead of wrapping them in an `async fn`,
+//! which would be one more state machine per entity.
 
 mod entity;
 mod fields;

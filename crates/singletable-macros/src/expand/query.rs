@@ -95,6 +95,7 @@ pub(super) fn range_method(entity: &Entity, keys: &Keys, range: &RangeQuery) -> 
     };
     quote! {
         #[doc = #doc]
+        #[inline]
         pub fn #name<'k>(self, #args) -> Self {
             const TEMPLATE: #private::Template<'static> = #template;
             let table = self.0.table();

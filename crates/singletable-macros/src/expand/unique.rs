@@ -33,6 +33,7 @@ pub fn entity_items(entity: &Entity, keys: &Keys) -> TokenStream {
     quote! {
         const UNIQUE: &'static [&'static str] = &[#(#names),*];
 
+        #[inline]
         fn unique_values(
             &self,
         ) -> ::std::vec::Vec<(&'static str, ::core::option::Option<::std::string::String>)> {

@@ -27,6 +27,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         quote! {
             /// Writes only over `version`, the version the entity was read at;
             /// `Error::VersionConflict` when another write came first.
+            #[inline]
             pub fn if_version(mut self, version: u64) -> Self {
                 self.0.if_version(version);
                 self
@@ -41,13 +42,17 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         #[must_use = "an update does nothing until `send()` is awaited"]
         #vis struct #update<'t>(#private::Update<'t, #ident>);
 
+        #[automatically_derived]
         impl<'t> ::core::convert::From<#private::Update<'t, #ident>> for #update<'t> {
+            #[inline]
             fn from(update: #private::Update<'t, #ident>) -> Self {
                 #update(update)
             }
         }
 
+        #[automatically_derived]
         impl<'t> ::core::convert::From<#update<'t>> for #private::Update<'t, #ident> {
+            #[inline]
             fn from(update: #update<'t>) -> Self {
                 update.0
             }
@@ -58,6 +63,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
 
             /// Writes only where `condition` (built from `FIELDS`) holds for the stored item;
             /// `Error::ConditionFailed` otherwise.
+            #[inline]
             pub fn condition(mut self, condition: #private::Condition<#ident>) -> Self {
                 self.0.condition(condition);
                 self
@@ -68,8 +74,9 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             /// Sends the update; returns the entity as stored afterwards, or
             /// `Error::NotFound` when there is no item at the key (none is created; an
             /// upsert creates it).
-            pub async fn send(self) -> #private::Result<#ident> {
-                self.0.send().await
+            #[inline]
+            pub fn send(self) -> impl ::core::future::Future<Output = #private::Result<#ident>> + use<'t> {
+                self.0.send()
             }
         }
     }
@@ -100,8 +107,9 @@ fn setters(field: &Field, index_source: bool, expiry: bool) -> TokenStream {
         store.extend(quote!(; self.0.set_expiry(<#ty as #private::Expiry>::epoch_seconds(&value))));
         unset.extend(quote!(self.0.set_expiry(::core::option::Option::None);));
     }
+    let set_doc = format!("Sets `{raw}`.");
     let mut out = quote! {
-        #[doc = concat!("Sets `", #raw, "`.")]
+        #[doc = #set_doc]
         pub fn #set(mut self, value: impl ::core::convert::Into<#ty>) -> Self {
             let value: #ty = value.into();
             #store;
@@ -110,8 +118,10 @@ fn setters(field: &Field, index_source: bool, expiry: bool) -> TokenStream {
     };
     if is_option(ty) {
         let remove = format_ident!("remove_{raw}");
+        let remove_doc = format!("Removes `{raw}` (it reads back as `None`).");
         out.extend(quote! {
-            #[doc = concat!("Removes `", #raw, "` (it reads back as `None`).")]
+            #[doc = #remove_doc]
+            #[inline]
             pub fn #remove(mut self) -> Self {
                 self.0.remove(#stored);
                 #unset
@@ -121,8 +131,9 @@ fn setters(field: &Field, index_source: bool, expiry: bool) -> TokenStream {
     }
     if let (Some(inner), false) = (option_inner(ty), index_source || expiry) {
         let if_absent = format_ident!("set_{raw}_if_absent");
+        let if_absent_doc = format!("Sets `{raw}` only where the stored item has none yet.");
         out.extend(quote! {
-            #[doc = concat!("Sets `", #raw, "` only where the stored item has none yet.")]
+            #[doc = #if_absent_doc]
             pub fn #if_absent(mut self, value: impl ::core::convert::Into<#inner>) -> Self {
                 let value: #inner = value.into();
                 self.0.set_if_absent(#stored, &value);
@@ -135,14 +146,18 @@ fn setters(field: &Field, index_source: bool, expiry: bool) -> TokenStream {
             format_ident!("append_{raw}"),
             format_ident!("prepend_{raw}"),
         );
+        let append_doc = format!("Appends `items` to `{raw}` atomically.");
+        let prepend_doc = format!("Puts `items` in front of `{raw}` atomically.");
         out.extend(quote! {
-            #[doc = concat!("Appends `items` to `", #raw, "` atomically.")]
+            #[doc = #append_doc]
+            #[inline]
             pub fn #append(mut self, items: ::std::vec::Vec<#element>) -> Self {
                 self.0.append(#stored, &items);
                 self
             }
 
-            #[doc = concat!("Puts `items` in front of `", #raw, "` atomically.")]
+            #[doc = #prepend_doc]
+            #[inline]
             pub fn #prepend(mut self, items: ::std::vec::Vec<#element>) -> Self {
                 self.0.prepend(#stored, &items);
                 self
@@ -152,14 +167,18 @@ fn setters(field: &Field, index_source: bool, expiry: bool) -> TokenStream {
     if is_numeric(ty) && !index_source {
         let amount = option_inner(ty).unwrap_or(ty);
         let (add, subtract) = (format_ident!("add_{raw}"), format_ident!("subtract_{raw}"));
+        let add_doc = format!("Adds `amount` to `{raw}` atomically.");
+        let subtract_doc = format!("Subtracts `amount` from `{raw}` atomically.");
         out.extend(quote! {
-            #[doc = concat!("Adds `amount` to `", #raw, "` atomically.")]
+            #[doc = #add_doc]
+            #[inline]
             pub fn #add(mut self, amount: #amount) -> Self {
                 self.0.add(#stored, amount);
                 self
             }
 
-            #[doc = concat!("Subtracts `amount` from `", #raw, "` atomically.")]
+            #[doc = #subtract_doc]
+            #[inline]
             pub fn #subtract(mut self, amount: #amount) -> Self {
                 self.0.subtract(#stored, amount);
                 self
