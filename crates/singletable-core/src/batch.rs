@@ -454,6 +454,7 @@ async fn write_chunk(table: &Table, chunk: Vec<Write>, effort: Effort) -> Left {
         // failed attempt is rebuilt from the body that attempt sent. A put or delete written
         // twice leaves the same item: a retried lost reply is harmless.
         let mut writes = Some(std::mem::take(&mut pending));
+        let mut lost = false;
         let (sent, body) = sent_body::keeping(request::send(
             table,
             "BatchWriteItem",
@@ -463,7 +464,10 @@ async fn write_chunk(table: &Table, chunk: Vec<Write>, effort: Effort) -> Left {
                 let writes = writes
                     .take()
                     .or_else(|| sent_writes(sent_body::last(), table.name()))
-                    .unwrap_or_default();
+                    .unwrap_or_else(|| {
+                        lost = true;
+                        Vec::new()
+                    });
                 client
                     .batch_write_item()
                     .request_items(table.name(), writes)
@@ -472,6 +476,18 @@ async fn write_chunk(table: &Table, chunk: Vec<Write>, effort: Effort) -> Left {
             },
         ))
         .await;
+        if lost {
+            // An attempt could not be rebuilt and was sent empty: what the chunk held before it
+            // is not known, so none of it is.
+            let error = sent
+                .result
+                .err()
+                .map(|e| sdk_error(table, "BatchWriteItem", entity, e));
+            return Left {
+                writes: names,
+                cause: error.or(cause),
+            };
+        }
         match sent.result {
             Ok(output) => {
                 pending = output
