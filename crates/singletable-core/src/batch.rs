@@ -108,40 +108,29 @@ struct AuditedWrite<'t> {
     run: Box<dyn FnOnce() -> futures::future::BoxFuture<'t, Result<()>> + Send + 't>,
 }
 
-/// One write of a batch, with the type that names it in errors; its key is read from the
-/// request itself, so that no copy of it is kept. (A named type, not a tuple with a
+/// One write of a batch, with what names it in errors. (A named type, not a tuple with a
 /// `&'static str`: it keeps the futures that carry it `Send` for the compiler.)
 #[derive(Debug)]
 pub(crate) struct Write {
     entity: &'static str,
+    key: ItemKey,
     request: WriteRequest,
 }
 
 impl Write {
-    /// A raw write for [`write_raw`]: `request` (a put of a whole item or a delete by key),
-    /// named by its `_type`.
-    pub(crate) fn raw(entity: &'static str, request: WriteRequest) -> Self {
-        Write { entity, request }
+    /// A raw write for [`write_raw`]: `request` (a put of a whole item or a delete by key) of
+    /// the item at `key`, named by its `_type`.
+    pub(crate) fn raw(entity: &'static str, key: ItemKey, request: WriteRequest) -> Self {
+        Write {
+            entity,
+            key,
+            request,
+        }
     }
 
     /// The `_type` of the item written.
     pub(crate) fn entity(&self) -> &'static str {
         self.entity
-    }
-
-    /// The key of the item written, as the request holds it.
-    fn key<'a>(&'a self, table: &Table) -> Option<(&'a str, &'a str)> {
-        written_key(&self.request, table)
-    }
-
-    /// What names this write in an [`Error::Unprocessed`].
-    fn named(&self, table: &Table) -> (&'static str, ItemKey) {
-        let (pk, sk) = self.key(table).unwrap_or_default();
-        let key = ItemKey {
-            pk: pk.to_owned(),
-            sk: sk.to_owned(),
-        };
-        (self.entity, key)
     }
 }
 
@@ -191,13 +180,14 @@ impl<'t> BatchWrite<'t> {
             });
         }
         let key = entity.key().item_key(self.table)?;
-        let item = item::encode(entity, key, crate::autogen::now(), self.table)?;
+        let item = item::encode(entity, key.clone(), crate::autogen::now(), self.table)?;
         let request = PutRequest::builder()
             .set_item(Some(item))
             .build()
             .map_err(|e| self.build_error(E::TYPE, e))?;
         self.writes.push(Write {
             entity: E::TYPE,
+            key,
             request: WriteRequest::builder().put_request(request).build(),
         });
         Ok(self)
@@ -219,11 +209,12 @@ impl<'t> BatchWrite<'t> {
             });
         }
         let request = DeleteRequest::builder()
-            .set_key(Some(item::key_item(key, self.table)))
+            .set_key(Some(item::key_item(key.clone(), self.table)))
             .build()
             .map_err(|e| self.build_error(E::TYPE, e))?;
         self.writes.push(Write {
             entity: E::TYPE,
+            key,
             request: WriteRequest::builder().delete_request(request).build(),
         });
         Ok(self)
@@ -284,28 +275,17 @@ impl<'t> BatchWrite<'t> {
             .or(self.audited.first().map(|w| w.entity))
             .unwrap_or("(batch)");
         self.tenant.check(entity, self.table)?;
-        let mut seen = HashSet::with_capacity(self.len());
-        let table = self.table;
-        let plain = self.writes.iter().map(|w| (w.entity, w.key(table)));
-        let audited = self.audited.iter().map(|w| {
-            let key = (w.key.pk.as_str(), w.key.sk.as_str());
-            (w.entity, Some(key))
-        });
-        for (entity, key) in plain.chain(audited) {
-            let key = key.unwrap_or_default();
-            if !seen.insert(key) {
-                let key = ItemKey {
-                    pk: key.0.to_owned(),
-                    sk: key.1.to_owned(),
-                };
+        let mut seen = HashMap::with_capacity(self.len());
+        let named = self.writes.iter().map(|w| (w.entity, &w.key));
+        for (entity, key) in named.chain(self.audited.iter().map(|w| (w.entity, &w.key))) {
+            if seen.insert(key, entity).is_some() {
                 return Err(Error::InvalidRequest {
                     entity,
                     reason: format!("the batch writes {key} twice; DynamoDB refuses that"),
                 });
             }
         }
-        drop(seen);
-        let effort = self.effort;
+        let (table, effort) = (self.table, self.effort);
         let mut chunks = Vec::new();
         let mut writes = self.writes.into_iter().peekable();
         while writes.peek().is_some() {
@@ -438,8 +418,17 @@ async fn write_audited(write: AuditedWrite<'_>) -> Left {
 /// after its retries; returns what is left.
 async fn write_chunk(table: &Table, chunk: Vec<Write>, effort: Effort) -> Left {
     let entity = chunk.first().map_or("(batch)", |write| write.entity);
-    let names: Vec<(&'static str, ItemKey)> = chunk.iter().map(|w| w.named(table)).collect();
-    let mut pending: Vec<WriteRequest> = chunk.into_iter().map(|w| w.request).collect();
+    let mut pending: Vec<WriteRequest> = Vec::with_capacity(chunk.len());
+    let mut names = Vec::with_capacity(chunk.len());
+    for Write {
+        entity,
+        key,
+        request,
+    } in chunk
+    {
+        names.push((entity, key));
+        pending.push(request);
+    }
     let client = table.client();
     let mut cause = None;
     // Only a round that got nothing done counts against the attempts: a chunk that DynamoDB

@@ -456,11 +456,11 @@ impl<'t, S: TableSchema> DeleteTenant<'t, S> {
         let mut writes = Vec::with_capacity(keys.len());
         for key in keys {
             let request = DeleteRequest::builder()
-                .set_key(Some(item::key_item(key, table)))
+                .set_key(Some(item::key_item(key.clone(), table)))
                 .build()
                 .map_err(|e| sdk_error(table, "BatchWriteItem", type_name, e))?;
             let request = WriteRequest::builder().delete_request(request).build();
-            writes.push(batch::Write::raw(type_name, request));
+            writes.push(batch::Write::raw(type_name, key, request));
         }
         let sent =
             batch::write_raw(table, writes, self.effort.concurrency, self.effort.attempts).await;

@@ -465,9 +465,9 @@ impl<'t, S: TableSchema> ImportTenant<'t, S> {
                     .set_item(Some(item))
                     .build()
                     .map_err(|e| sdk_error(table, "BatchWriteItem", type_name, e))?;
-                buffered.insert(key);
+                buffered.insert(key.clone());
                 let request = WriteRequest::builder().put_request(request).build();
-                buffer.push(batch::Write::raw(type_name, request));
+                buffer.push(batch::Write::raw(type_name, key, request));
             }
             self.flush(&mut buffer, &mut buffered, &mut imported).await
         };
