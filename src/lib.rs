@@ -245,7 +245,7 @@
 //! let partition = TeamMemberPartition { tenant_id: "t1", organization_id: "acme" };
 //! assert_eq!(partition.partition_key(&table)?, "TENANT#t1#ORG#acme");
 //!
-//! // An entity lends its own key.
+//! // An entity lends its own key. Keys are compared as what they render to.
 //! let member = TeamMember {
 //!     tenant_id: "t1".into(),
 //!     organization_id: "acme".into(),
@@ -253,7 +253,7 @@
 //!     id: 7,
 //!     username: "ada".into(),
 //! };
-//! assert_eq!(member.key(), key);
+//! assert_eq!(member.key().item_key(&table)?, key.item_key(&table)?);
 //!
 //! // Keys parse back into their values.
 //! assert_eq!(TeamMember::SORT_KEY.parse_key("TEAM#core#MEMBER#7", '#')?, ["core", "7"]);
@@ -1351,7 +1351,8 @@ pub use singletable_macros::{Collection, Entity, Projection};
 pub mod prelude {
     pub use singletable_core::TableSchema;
     pub use singletable_core::{
-        Collection, Entity, EntityKey, Error, Joinable, Projection, Schema, Table,
+        Collection, Entity, EntityKey, Error, Joinable, Projection, QueryBuilder, Schema, Table,
+        UpdateBuilder,
     };
     pub use singletable_macros::TableSchema;
     pub use singletable_macros::{Collection, Entity, Projection};

@@ -267,11 +267,11 @@ async fn every_operation(table: &Table, value: &str, b_cursor: &str) {
     let _ = Note::update(table, key).set_body("x").send().await;
     for attribute in ["tenant_id", "_type", "_tenant_type", "gsi1pk", "pk", "id"] {
         let mut raw: singletable::Update<'_, Note> =
-            Note::update(table, NoteKey { id: "1" }).into();
+            Note::update(table, NoteKey { id: "1" }).into_update();
         raw.set(attribute, B);
         let _ = raw.send().await;
     }
-    let mut raw: singletable::Update<'_, Note> = Note::update(table, key).into();
+    let mut raw = Note::update(table, key).into_update();
     raw.remove("tenant_id");
     let _ = raw.send().await;
     let _ = Note::delete(table, key).await;

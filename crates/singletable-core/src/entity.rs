@@ -13,6 +13,7 @@ use crate::error::Result;
 use crate::expr::Condition;
 use crate::later::Later;
 use crate::ops;
+use crate::ops::builder::{QueryBuilder, UpdateBuilder};
 use crate::ops::query::{self, Query};
 use crate::ops::soft_delete::Trashed;
 use crate::ops::update::Update;
@@ -37,9 +38,9 @@ use crate::table::Table;
 )]
 pub trait Entity: Schema {
     /// The typed update builder, with setters for the fields that are not part of the key.
-    type Update<'t>: From<Update<'t, Self>>;
+    type Update<'t>: UpdateBuilder<'t, Entity = Self>;
     /// The typed query builder, with the entity's named range queries.
-    type Query<'t>: From<Query<'t, Self>>;
+    type Query<'t>: QueryBuilder<'t, Entity = Self>;
 
     /// Writes a new item, filling auto-generated fields; fails with [`Error::AlreadyExists`]
     /// (leaving the stored item untouched) when the key is taken, and with
@@ -173,7 +174,7 @@ pub trait Entity: Schema {
     where
         Self::Key<'t>: 't,
     {
-        Self::Update::from(Update::new(table, Later::new(move |t| key.item_key(t))))
+        Self::Update::from_update(Update::new(table, Later::new(move |t| key.item_key(t))))
     }
 
     /// Starts an upsert: the update of the item at `new`'s key, or, where there is none, the
@@ -201,7 +202,7 @@ pub trait Entity: Schema {
     where
         Self::New: Send + 't,
     {
-        Self::Update::from(Update::upsert(table, new))
+        Self::Update::from_update(Update::upsert(table, new))
     }
 
     /// Starts a query of this entity's items in one partition. Items of other entities that
@@ -211,7 +212,7 @@ pub trait Entity: Schema {
         Self::Partition<'t>: 't,
     {
         let pk = Later::new(move |t| partition.partition_key(t));
-        Self::Query::from(Query::partition(table, pk))
+        Self::Query::from_query(Query::partition(table, pk))
     }
 
     /// The audit trail of the item at `key` of an `#[entity(audit)]` entity, newest first.

@@ -79,6 +79,7 @@ pub use lifecycle::{
     TenantImport, Tenants, TypeCheckpoint,
 };
 pub use loader::{Loader, LoaderBuilder};
+pub use ops::builder::{QueryBuilder, UpdateBuilder};
 pub use ops::lookup::{Found, Lookup};
 pub use ops::query::{Page, Projected, Query, SortKey};
 pub use ops::soft_delete::Trashed;
@@ -115,8 +116,9 @@ pub mod __private {
     pub use crate::projection::{same_type, stored_as};
     pub use crate::{
         Collection, Condition, Entity, EntityKey, Error, Field, IndexKeys, ItemKey, Joinable,
-        KeyPart, Later, Lookup, Page, PartitionKey, Pool, Projected, Projection, Query, Result,
-        Schema, SerializeWith, SortKey, Table, Template, Update,
+        KeyPart, Later, Lookup, Page, PartitionKey, Pool, Projected, Projection, Query,
+        QueryBuilder, Result, Schema, SerializeWith, SortKey, Table, Template, Update,
+        UpdateBuilder,
     };
     pub use futures::Stream;
     pub use singletable_keys::{prefix_upper_bound, Segment};
@@ -135,120 +137,4 @@ pub mod __private {
         value.write_key_part(&mut text);
         text
     }
-
-    /// Gives a generated `<Entity>Query` wrapper the builder and run methods of [`Query`].
-    ///
-    /// Every method is `#[inline]`, so the crate defining an entity compiles none of them (nor
-    /// the generic query code they call) unless it uses them; the futures are [`Query`]'s own,
-    /// not one more `async fn` state machine per entity.
-    #[macro_export]
-    #[doc(hidden)]
-    macro_rules! __query_wrapper {
-        ($wrapper:ident, $entity:ty) => {
-            impl<'t> $wrapper<'t> {
-                /// Narrows the query with a raw condition on the sort key text.
-                #[inline]
-                pub fn sort_key(self, condition: $crate::SortKey) -> Self {
-                    $wrapper(self.0.sort_key(condition))
-                }
-
-                /// Keeps only items matching `filter` (built from the entity's `FIELDS`).
-                #[inline]
-                pub fn filter(self, filter: $crate::Condition<$entity>) -> Self {
-                    $wrapper(self.0.filter(filter))
-                }
-
-                /// Returns at most `limit` items from `all` and `stream`.
-                #[inline]
-                pub fn limit(self, limit: usize) -> Self {
-                    $wrapper(self.0.limit(limit))
-                }
-
-                /// Reads at most `size` items per request in `all` and `stream`.
-                #[inline]
-                pub fn page_size(self, size: usize) -> Self {
-                    $wrapper(self.0.page_size(size))
-                }
-
-                /// Returns soft-deleted items too.
-                #[inline]
-                pub fn include_deleted(self) -> Self {
-                    $wrapper(self.0.include_deleted())
-                }
-
-                /// Reads in descending sort-key order.
-                #[inline]
-                pub fn descending(self) -> Self {
-                    $wrapper(self.0.descending())
-                }
-
-                /// Reads with strong consistency.
-                #[inline]
-                pub fn consistent_read(self) -> Self {
-                    $wrapper(self.0.consistent_read())
-                }
-
-                /// Every matching item, following pages to the end.
-                #[inline]
-                pub fn all(
-                    self,
-                ) -> impl ::core::future::Future<Output = $crate::Result<::std::vec::Vec<$entity>>>
-                       + use<'t> {
-                    self.0.all()
-                }
-
-                /// Up to `size` items from `cursor` on, and the next page's cursor.
-                #[inline]
-                pub fn page<'c>(
-                    self,
-                    size: usize,
-                    cursor: ::core::option::Option<&'c str>,
-                ) -> impl ::core::future::Future<Output = $crate::Result<$crate::Page<$entity>>>
-                       + use<'t, 'c> {
-                    self.0.page(size, cursor)
-                }
-
-                /// The matching items, read one page at a time as the stream is consumed.
-                #[inline]
-                pub fn stream(
-                    self,
-                ) -> impl $crate::__private::Stream<Item = $crate::Result<$entity>> + Send + 't
-                {
-                    self.0.stream()
-                }
-
-                /// The number of matching items (the length `all` would return), counted by
-                /// DynamoDB over every page without returning them.
-                #[inline]
-                pub fn count(
-                    self,
-                ) -> impl ::core::future::Future<Output = $crate::Result<usize>> + use<'t> {
-                    self.0.count()
-                }
-
-                /// Reads the projection `P` of each item instead of the whole entity.
-                #[inline]
-                pub fn project<P: $crate::Projection<Entity = $entity>>(
-                    self,
-                ) -> $crate::Projected<'t, P> {
-                    self.0.project()
-                }
-
-                /// The untyped query underneath.
-                #[inline]
-                pub fn into_query(self) -> $crate::Query<'t, $entity> {
-                    self.0
-                }
-            }
-
-            #[automatically_derived]
-            impl<'t> ::core::convert::From<$crate::Query<'t, $entity>> for $wrapper<'t> {
-                #[inline]
-                fn from(query: $crate::Query<'t, $entity>) -> Self {
-                    $wrapper(query)
-                }
-            }
-        };
-    }
-    pub use __query_wrapper as query_wrapper;
 }

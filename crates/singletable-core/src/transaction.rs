@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem}
 use crate::error::{CancelReason, Error, ItemKey, Result};
 use crate::expr::{Condition, Names};
 use crate::item::{self, Item, TYPE_ATTRIBUTE, UNIQUE_TYPE};
-use crate::ops::update::Update;
+use crate::ops::builder::UpdateBuilder;
 use crate::request::{self, sdk_error};
 use crate::schema::{EntityKey, Schema};
 use crate::table::Table;
@@ -158,9 +158,9 @@ impl<'t> Transaction<'t> {
     /// Adds an update built with the entity's update builder (`Team::update(..).add_..()`).
     pub fn update<'u: 't, E: Schema>(
         &mut self,
-        update: impl Into<Update<'u, E>>,
+        update: impl UpdateBuilder<'u, Entity = E>,
     ) -> Result<&mut Self> {
-        let plan = update.into().plan()?;
+        let plan = update.into_update().plan()?;
         if audit::from_read::<E>() {
             let key = plan.key.clone();
             self.defer::<E, _>(key, audit::update_plan(plan));

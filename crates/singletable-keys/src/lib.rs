@@ -36,7 +36,7 @@ pub use overlap::keys_may_collide;
 pub use overlap::keys_may_collide_const;
 #[cfg(feature = "time")]
 pub use part::write_timestamp;
-pub use part::{check_value, EqHash, FromKeyPart, KeyPart, ValueError};
+pub use part::{check_value, FromKeyPart, KeyPart, ValueError};
 pub use range::{prefix_between, prefix_upper_bound};
 pub use template::{const_eq, KeyError, ParseKeyError, Segment, Template, TemplateError};
 

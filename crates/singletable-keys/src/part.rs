@@ -61,16 +61,14 @@ pub fn check_value(value: &str, separator: char) -> Result<(), ValueError> {
 /// it for your own types (a unit enum, a newtype id) by writing the text that goes into the key;
 /// the runtime checks what you wrote with [`check_value`].
 ///
-/// A key part must also implement `Debug`, `Eq` and `Hash`: `#[derive(Entity)]` generates key
-/// structs (`UserKey<'k> { id: &'k UserId }`) that derive them, so that keys can be compared,
-/// printed and kept in sets and maps. The bound [`EqHash`] stands for `Eq + Hash`, which cannot
-/// be supertraits of a trait used as `dyn KeyPart`; an `impl KeyPart` for a type without them
-/// is refused where it is written.
+/// A key part must also implement `Debug`: `#[derive(Entity)]` generates key structs
+/// (`UserKey<'k> { id: &'k UserId }`) that derive it, so that keys can be printed. Keys are
+/// compared and hashed as the text they render to (`ItemKey`), so a key part need not be.
 ///
 /// ```
 /// use singletable_keys::KeyPart;
 ///
-/// #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// #[derive(Clone, Debug)]
 /// pub struct UserId(String);
 ///
 /// impl KeyPart for UserId {
@@ -82,23 +80,12 @@ pub fn check_value(value: &str, separator: char) -> Result<(), ValueError> {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be part of a DynamoDB key",
     label = "used in a key template",
-    note = "key parts are strings, integers, bools, `Uuid`, `OffsetDateTime` or types that implement `singletable::KeyPart` (and `Debug`, `Eq` and `Hash`)"
+    note = "key parts are strings, integers, bools, `Uuid`, `OffsetDateTime` or types that implement `singletable::KeyPart` (and `Debug`)"
 )]
-pub trait KeyPart: fmt::Debug + EqHash {
+pub trait KeyPart: fmt::Debug {
     /// Appends the text of this value to a key being rendered.
     fn write_key_part(&self, out: &mut String);
 }
-
-/// `Eq + Hash`, required of every [`KeyPart`]. Implemented for every type that has both; there
-/// is nothing to implement.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` implements `KeyPart`, so it must also implement `Eq` and `Hash`",
-    label = "`{Self}` needs `#[derive(PartialEq, Eq, Hash)]`",
-    note = "the key structs of an entity derive `Eq` and `Hash` over their key parts"
-)]
-pub trait EqHash {}
-
-impl<T: Eq + std::hash::Hash + ?Sized> EqHash for T {}
 
 /// A key part that can be read back from the text [`KeyPart`] wrote.
 pub trait FromKeyPart: Sized {
@@ -106,7 +93,7 @@ pub trait FromKeyPart: Sized {
     fn from_key_part(text: &str) -> Option<Self>;
 }
 
-impl<T: KeyPart + Eq + std::hash::Hash + ?Sized> KeyPart for &T {
+impl<T: KeyPart + ?Sized> KeyPart for &T {
     fn write_key_part(&self, out: &mut String) {
         (**self).write_key_part(out)
     }

@@ -2,6 +2,7 @@
 //! request layer and maps the answer to the entity or to an [`Error`](crate::Error) naming
 //! entity and key.
 
+pub mod builder;
 pub mod create;
 pub mod delete;
 pub mod get;

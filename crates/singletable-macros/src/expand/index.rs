@@ -7,7 +7,7 @@ use quote::{format_ident, quote};
 
 use super::key::{bind_tenant, borrowed_type, supplied, template_const, values};
 use super::private;
-use super::query::range_method;
+use super::query::{builder_impl, range_method};
 use crate::ast::{Entity, Field};
 use crate::validate::{option_inner, IndexQuery, Key, Keys};
 
@@ -109,7 +109,7 @@ pub fn expand(entity: &Entity, keys: &Keys) -> TokenStream {
         let definition = if fields.is_empty() {
             quote! {
                 #[doc = #doc]
-                #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+                #[derive(Clone, Copy, Debug, Default)]
                 #vis struct #partition<'k>(::core::marker::PhantomData<&'k ()>);
             }
         } else {
@@ -120,7 +120,7 @@ pub fn expand(entity: &Entity, keys: &Keys) -> TokenStream {
             });
             quote! {
                 #[doc = #doc]
-                #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+                #[derive(Clone, Copy, Debug)]
                 #vis struct #partition<'k> {
                     #(#members,)*
                 }
@@ -165,6 +165,7 @@ pub fn expand(entity: &Entity, keys: &Keys) -> TokenStream {
             };
         }
         let ranges = index.ranges.iter().map(|r| range_method(entity, keys, r));
+        let builder_impl = builder_impl(&builder, ident);
         quote! {
             #definition
 
@@ -172,7 +173,7 @@ pub fn expand(entity: &Entity, keys: &Keys) -> TokenStream {
             #[must_use = "a query does nothing until it is run"]
             #vis struct #builder<'t>(#private::Query<'t, #ident>);
 
-            #private::query_wrapper!(#builder, #ident);
+            #builder_impl
 
             impl<'t> #builder<'t> {
                 #(#ranges)*

@@ -19,13 +19,26 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         keys.pk.text, keys.sk.text
     );
     let partition_doc = format!("A partition of [`{ident}`]: `{}`.", keys.pk.text);
-    let key_struct = params_struct(entity, key, &supplied(keys, &keys.fields()), &key_doc);
-    let partition_struct = params_struct(
-        entity,
-        partition,
-        &supplied(keys, &keys.pk.fields),
-        &partition_doc,
+    let (key_fields, partition_fields) = (
+        supplied(keys, &keys.fields()),
+        supplied(keys, &keys.pk.fields),
     );
+    let key_struct = params_struct(entity, key, &key_fields, &key_doc);
+    // When the sort key has no parameters of its own, what names a partition names a key: the
+    // partition is the key type, not a second struct with the same members.
+    let (partition_struct, partition_type) = if partition_fields == key_fields {
+        let vis = entity.vis;
+        let doc = format!("{partition_doc} The same parameters as [`{key}`].");
+        (
+            quote!(#[doc = #doc] #vis type #partition<'k> = #key<'k>;),
+            key,
+        )
+    } else {
+        (
+            params_struct(entity, partition, &partition_fields, &partition_doc),
+            partition,
+        )
+    };
     let self_field = |f: &Field| {
         let name = format_ident!("{}", f.param_name());
         quote!(self.#name)
@@ -51,7 +64,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             }
 
             #[automatically_derived]
-            impl<'k> #private::PartitionKey for #partition<'k> {
+            impl<'k> #private::PartitionKey for #partition_type<'k> {
                 #[inline]
                 fn partition_key(&self, table: &#private::Table) -> #private::Result<::std::string::String> {
                     let separator = table.separator();
@@ -63,13 +76,15 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
     }
 }
 
-/// A struct of borrowed values, one per field in `fields` (named by its placeholder).
+/// A struct of borrowed values, one per field in `fields` (named by its placeholder). It has no
+/// `PartialEq` or `Hash`: what identifies an item is the rendered `ItemKey`, which has both, and
+/// every derive is compiled for every entity.
 fn params_struct(entity: &Entity, name: &Ident, fields: &[usize], doc: &str) -> TokenStream {
     let vis = entity.vis;
     if fields.is_empty() {
         return quote! {
             #[doc = #doc]
-            #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+            #[derive(Clone, Copy, Debug, Default)]
             #vis struct #name<'k>(::core::marker::PhantomData<&'k ()>);
         };
     }
@@ -81,7 +96,7 @@ fn params_struct(entity: &Entity, name: &Ident, fields: &[usize], doc: &str) -> 
     });
     quote! {
         #[doc = #doc]
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[derive(Clone, Copy, Debug)]
         #vis struct #name<'k> {
             #(#members,)*
         }

@@ -2,6 +2,7 @@
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
+use syn::Ident;
 
 use super::key::{bind_tenant, borrowed_type, supplied, template_const, values};
 use super::{private, Names};
@@ -14,18 +15,41 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
     let (ident, vis, query) = (entity.ident, entity.vis, &names.query);
     let doc = format!(
         "A query of [`{ident}`] items in one partition, started by `{ident}::query`; run it with \
-         `all`, `page` or `stream`."
+         `all`, `page` or `stream` (methods of `singletable::QueryBuilder`)."
     );
     let ranges = keys.ranges.iter().map(|r| range_method(entity, keys, r));
+    let builder = builder_impl(query, ident);
     quote! {
         #[doc = #doc]
         #[must_use = "a query does nothing until it is run"]
         #vis struct #query<'t>(#private::Query<'t, #ident>);
 
-        #private::query_wrapper!(#query, #ident);
+        #builder
 
         impl<'t> #query<'t> {
             #(#ranges)*
+        }
+    }
+}
+
+/// The `QueryBuilder` impl of a query wrapper (of the table or of an index): the builder and
+/// run methods every query has come from the trait, written once in the runtime.
+pub(super) fn builder_impl(wrapper: &Ident, entity: &Ident) -> TokenStream {
+    let private = private();
+    quote! {
+        #[automatically_derived]
+        impl<'t> #private::QueryBuilder<'t> for #wrapper<'t> {
+            type Entity = #entity;
+
+            #[inline]
+            fn into_query(self) -> #private::Query<'t, #entity> {
+                self.0
+            }
+
+            #[inline]
+            fn from_query(query: #private::Query<'t, #entity>) -> Self {
+                #wrapper(query)
+            }
         }
     }
 }

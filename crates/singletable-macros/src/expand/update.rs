@@ -35,7 +35,8 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         }
     });
     let doc = format!(
-        "An update of one [`{ident}`], started by `{ident}::update` and sent with [`send`]({update}::send)."
+        "An update of one [`{ident}`], started by `{ident}::update` and sent with `send` (of \
+         `singletable::UpdateBuilder`)."
     );
     quote! {
         #[doc = #doc]
@@ -43,41 +44,24 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         #vis struct #update<'t>(#private::Update<'t, #ident>);
 
         #[automatically_derived]
-        impl<'t> ::core::convert::From<#private::Update<'t, #ident>> for #update<'t> {
-            #[inline]
-            fn from(update: #private::Update<'t, #ident>) -> Self {
-                #update(update)
-            }
-        }
+        impl<'t> #private::UpdateBuilder<'t> for #update<'t> {
+            type Entity = #ident;
 
-        #[automatically_derived]
-        impl<'t> ::core::convert::From<#update<'t>> for #private::Update<'t, #ident> {
             #[inline]
-            fn from(update: #update<'t>) -> Self {
-                update.0
+            fn into_update(self) -> #private::Update<'t, #ident> {
+                self.0
+            }
+
+            #[inline]
+            fn from_update(update: #private::Update<'t, #ident>) -> Self {
+                #update(update)
             }
         }
 
         impl<'t> #update<'t> {
             #(#setters)*
 
-            /// Writes only where `condition` (built from `FIELDS`) holds for the stored item;
-            /// `Error::ConditionFailed` otherwise.
-            #[inline]
-            pub fn condition(mut self, condition: #private::Condition<#ident>) -> Self {
-                self.0.condition(condition);
-                self
-            }
-
             #if_version
-
-            /// Sends the update; returns the entity as stored afterwards, or
-            /// `Error::NotFound` when there is no item at the key (none is created; an
-            /// upsert creates it).
-            #[inline]
-            pub fn send(self) -> impl ::core::future::Future<Output = #private::Result<#ident>> + use<'t> {
-                self.0.send()
-            }
         }
     }
 }
