@@ -4,6 +4,7 @@
 #
 #   bash benches/compile_time.sh            # 50 entities, 5 builds of each kind
 #   ENTITIES=100 RUNS=9 bash benches/compile_time.sh
+#   INSTRUCTIONS=1 bash benches/compile_time.sh   # also rustc's instruction counts (valgrind)
 #
 # Both crates live under target/compile-time and build in the workspace's target directory, so their
 # dependencies are built once, before anything is timed; each timed build recompiles only the
@@ -80,6 +81,23 @@ time_builds() {
     printf '%s\n' "${times[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p"
 }
 
+# The rustc command cargo runs to build crate $1 non-incrementally (its lib.rs touched).
+rustc_command() {
+    local name=$1 line
+    touch "$work/$name/src/lib.rs"
+    line=$(CARGO_INCREMENTAL=0 cargo build --offline -v --manifest-path "$work/$name/Cargo.toml" 2>&1 |
+        grep "Running \`.*--crate-name $name ")
+    line=${line#*Running \`}
+    echo "${line%\`}"
+}
+
+# The instructions rustc executes for command $2 in crate $1's directory. Unlike wall time, the
+# count repeats on a busy machine (the compiler's own threads included).
+instructions() {
+    (cd "$work/$1" && eval "valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null $2" 2>&1) |
+        sed -n 's/.*I *refs: *//p' | tr -d ,
+}
+
 generate ct_entity entity
 generate ct_serde serde
 # Dependencies first, untimed.
@@ -95,3 +113,16 @@ for mode in incremental non-incremental; do
     ratio=$(awk "BEGIN { printf \"%.2f\", $entity / $serde }")
     printf '| %s | %.2f | %.2f | %s× |\n' "$mode" "$serde" "$entity" "$ratio"
 done
+
+if [ "${INSTRUCTIONS:-0}" = 1 ]; then
+    serde_command=$(rustc_command ct_serde)
+    entity_command=$(rustc_command ct_entity)
+    instructions ct_serde "$serde_command" >"$work/serde.instructions" &
+    instructions ct_entity "$entity_command" >"$work/entity.instructions"
+    wait
+    serde=$(cat "$work/serde.instructions")
+    entity=$(cat "$work/entity.instructions")
+    ratio=$(awk "BEGIN { printf \"%.2f\", $entity / $serde }")
+    printf '| non-incremental, rustc instructions (10^9) | %.2f | %.2f | %s× |\n' \
+        "$(awk "BEGIN { print $serde / 1e9 }")" "$(awk "BEGIN { print $entity / 1e9 }")" "$ratio"
+fi
