@@ -129,8 +129,8 @@ async fn ours_audited_update(table: &Table, team: &Team, name: &str) -> Result<A
         id: &team.id,
     };
     Ok(AuditedTeam::update(table, key)
-        .set_name(name)
-        .add_member_count(1)
+        .set(AuditedTeam::FIELDS.name, name)
+        .add(AuditedTeam::FIELDS.member_count, 1)
         .send()
         .await?)
 }
@@ -331,8 +331,8 @@ const NAMES: [&str; 2] = ["Platform Engineering", "Developer Productivity"];
 
 async fn ours_update(table: &Table, team: &Team, name: &str) -> Result<Team> {
     Ok(Team::update(table, team.key())
-        .set_name(name)
-        .add_member_count(1)
+        .set(Team::FIELDS.name, name)
+        .add(Team::FIELDS.member_count, 1)
         .send()
         .await?)
 }

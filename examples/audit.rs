@@ -85,8 +85,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     as_user("grace", async {
         Document::update(&table, key)
-            .set_title("Roadmap 2027")
-            .append_tags(vec!["reviewed".to_owned()])
+            .set(Document::FIELDS.title, "Roadmap 2027")
+            .append(Document::FIELDS.tags, vec!["reviewed".to_owned()])
             .send()
             .await
     })
@@ -95,7 +95,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A conditional update that does not hold changes nothing and records nothing.
     let refused = as_user("mallory", async {
         Document::update(&table, key)
-            .set_body("gone")
+            .set(Document::FIELDS.body, "gone")
             .condition(Document::FIELDS.title.eq("Something else"))
             .send()
             .await

@@ -65,9 +65,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("fetched: {fetched:#?}");
 
     let updated = Organization::update(&table, key)
-        .set_plan(Plan::Pro)
-        .set_max_users(50)
-        .add_member_count(1)
+        .set(Organization::FIELDS.plan, Plan::Pro)
+        .set(Organization::FIELDS.max_users, 50)
+        .add(Organization::FIELDS.member_count, 1)
         .send()
         .await?;
     println!("updated: {updated:#?}");

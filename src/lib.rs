@@ -91,12 +91,12 @@
 //! let read = Organization::get(&table, key).await?.ok_or("the organization exists")?;
 //! assert_eq!(read.created_at, org.created_at);
 //!
-//! // Setters exist only for fields outside the key: `set_` for each, `add_`/`subtract_` for
-//! // numbers, `remove_` for options. `send` returns the entity as stored afterwards.
+//! // An update names fields by their typed handles, which exist only outside the key: `set`
+//! // any, `add`/`subtract` numbers, `remove` options. `send` returns the entity as stored.
 //! let org = Organization::update(&table, key)
-//!     .set_plan(Plan::Pro)
-//!     .set_description(Some("Anvils and rockets".to_owned()))
-//!     .add_member_count(2)
+//!     .set(Organization::FIELDS.plan, Plan::Pro)
+//!     .set(Organization::FIELDS.description, Some("Anvils and rockets".to_owned()))
+//!     .add(Organization::FIELDS.member_count, 2)
 //!     .send()
 //!     .await?;
 //! assert_eq!((org.plan, org.member_count), (Plan::Pro, 2));
@@ -160,7 +160,8 @@
 //! | `unique` | no two items of the entity (of one tenant, for a tenant-scoped entity) hold the same value; a key-part type or an `Option` of one, outside the key (see [Unique fields](#unique-fields)) |
 //!
 //! Generated fields, the tenant field and the version are not part of the create input
-//! (`New<Entity>`); fields stamped on update, key fields and the version have no setter.
+//! (`New<Entity>`); key fields have no field handle, and updates cannot change fields stamped on
+//! update or the version (their handles are `ReadOnly`).
 //! `#[serde(rename)]`, `#[serde(rename_all)]`, `#[serde(with)]` and `#[serde(default)]` are
 //! honoured: a field is stored, filtered and updated under its serde name.
 //!
@@ -173,10 +174,12 @@
 //! - `TeamPartition<'k>`: one borrowed field per placeholder of `pk`, for queries. A key or
 //!   partition without placeholders to fill is made with `Default` (`NotePartition::default()`).
 //! - `NewTeam`: the create input.
-//! - `TeamUpdate<'t>`: the update builder returned by `Team::update`.
 //! - `TeamQuery<'t>`: the query builder returned by `Team::query`, with a method per named range.
-//! - `Team::FIELDS` (of type `TeamFields`): a typed handle per field outside the key, for filters
-//!   and conditions.
+//! - `Team::FIELDS` (of type `TeamFields`): a typed [`Field`] handle per field outside the key,
+//!   for filters, conditions and updates: `Team::update` returns an [`Update`], one builder for
+//!   every entity, whose `set`, `add`, `remove`, ... take these handles. A handle's type says
+//!   what fits: only numbers are added to, only an `Option` is removed, an index key's field is
+//!   set but not added to, and the version or a field stamped on update is not changed at all.
 //! - per `index(...)`: a partition struct named after the query (`TeamByOwner<'k>` for
 //!   `query = "by_owner"`), the function `Team::by_owner`, and the query builder it returns
 //!   (`TeamByOwnerQuery<'t>`), with a method per named range of the index.
@@ -898,7 +901,7 @@
 //!
 //! // A condition on the stored item.
 //! let err = Team::update(&table, team.key())
-//!     .set_name("Platform")
+//!     .set(Team::FIELDS.name, "Platform")
 //!     .condition(Team::FIELDS.name.eq("Web"))
 //!     .send()
 //!     .await
@@ -906,9 +909,9 @@
 //! assert!(matches!(err, Error::ConditionFailed { .. }));
 //!
 //! // Optimistic locking: the first writer at version 0 wins, the second is told.
-//! let renamed = Team::update(&table, team.key()).set_name("Platform").if_version(0).send().await?;
+//! let renamed = Team::update(&table, team.key()).set(Team::FIELDS.name, "Platform").if_version(0).send().await?;
 //! assert_eq!(renamed.version, 1);
-//! let late = Team::update(&table, team.key()).set_name("Infra").if_version(0).send().await;
+//! let late = Team::update(&table, team.key()).set(Team::FIELDS.name, "Infra").if_version(0).send().await;
 //! assert!(matches!(late, Err(Error::VersionConflict { expected: 0, found: Some(1), .. })));
 //!
 //! // A member and the team's count change together.
@@ -918,7 +921,7 @@
 //!     team_id: "core".into(),
 //!     username: "ada".into(),
 //! })?;
-//! tx.update(Team::update(&table, team.key()).add_member_count(1))?;
+//! tx.update(Team::update(&table, team.key()).add(Team::FIELDS.member_count, 1))?;
 //! tx.send().await?;
 //!
 //! // One failing action cancels them all: here the count's condition fails, so the member is
@@ -930,7 +933,7 @@
 //!     username: "grace".into(),
 //! })?;
 //! let full = Team::FIELDS.member_count.lt(1);
-//! tx.update(Team::update(&table, team.key()).add_member_count(1).condition(full))?;
+//! tx.update(Team::update(&table, team.key()).add(Team::FIELDS.member_count, 1).condition(full))?;
 //! let err = tx.send().await.unwrap_err();
 //! assert!(matches!(&err, Error::TransactionCanceled { reasons } if reasons[0].index == 1));
 //! let members = TeamMember::query(&table, TeamMemberPartition { organization_id: "acme" });
@@ -960,9 +963,9 @@
 //!
 //! // Upsert: one request creates the item (with its generated fields) or updates it.
 //! let ops = || NewTeam { organization_id: "acme".into(), id: "ops".into(), name: "Ops".into() };
-//! let created = Team::upsert(&table, ops()).add_member_count(1).send().await?;
+//! let created = Team::upsert(&table, ops()).add(Team::FIELDS.member_count, 1).send().await?;
 //! assert_eq!((created.member_count, created.version), (1, 1));
-//! let updated = Team::upsert(&table, ops()).add_member_count(1).send().await?;
+//! let updated = Team::upsert(&table, ops()).add(Team::FIELDS.member_count, 1).send().await?;
 //! assert_eq!((updated.member_count, updated.version), (2, 2));
 //!
 //! // Several items of any types read at one point in time.
@@ -977,16 +980,16 @@
 //! ```
 //!
 //! [`Entity::upsert`] creates or updates in one `UpdateItem`: fields the builder sets are
-//! written either way (`add_` on a missing item starts from zero), the rest of its input and the
+//! written either way (`add` on a missing item starts from zero), the rest of its input and the
 //! generated fields only on create. [`TransactionGet`] reads up to 100 items with
 //! `TransactGetItems`. A batch writes an `#[entity(audit)]` entity's items each with its audit
 //! record, in a transaction of its own, and a `unique` entity's with its guard items.
 //!
 //! A versioned entity is refused by [`BatchWrite::put`], which cannot check versions; a
 //! transaction's puts and updates check them. [`Transaction::idempotency_token`] makes retries of
-//! one transaction apply once. Updates also append to and prepend to lists
-//! (`append_<field>`, `prepend_<field>`) and set an `Option` only where none is stored
-//! (`set_<field>_if_absent`). Item size (400 KB) is checked before anything is sent.
+//! one transaction apply once. Updates also append to and prepend to lists (`append`,
+//! `prepend`) and set an `Option` only where none is stored (`set_if_absent`). Item size
+//! (400 KB) is checked before anything is sent.
 //!
 //! ## Unique fields
 //!
@@ -1047,7 +1050,7 @@
 //!
 //!     // Moving the value frees the old one in the same transaction.
 //!     User::update(&table, ada.key())
-//!         .set_email("ada@lovelace.example")
+//!         .set(User::FIELDS.email, "ada@lovelace.example")
 //!         .send()
 //!         .await?;
 //!     User::create(&table, new()).await?;
@@ -1129,7 +1132,7 @@
 //! let sessions = Session::query(&table, SessionPartition { user: "ada" }).all().await?;
 //! assert_eq!(sessions.len(), 1);
 //! // An update of the field moves the expiry.
-//! Session::update(&table, live.key()).set_expires_at(now - Duration::seconds(1)).send().await?;
+//! Session::update(&table, live.key()).set(Session::FIELDS.expires_at, now - Duration::seconds(1)).send().await?;
 //! assert!(Session::get(&table, live.key()).await?.is_none());
 //!
 //! let folder = DocPartition { folder: "f" };
@@ -1250,7 +1253,7 @@
 //! table.create_table().await?;
 //!
 //! let account = Account::create(&table, NewAccount { id: "a".into(), plan: "free".into(), seats: 1 }).await?;
-//! Account::update(&table, account.key()).set_plan("pro").add_seats(4).send().await?;
+//! Account::update(&table, account.key()).set(Account::FIELDS.plan, "pro").add(Account::FIELDS.seats, 4).send().await?;
 //! Account::delete(&table, account.key()).await?;
 //!
 //! let trail = Account::audit_trail(&table, account.key()).all().await?;
@@ -1352,7 +1355,6 @@ pub mod prelude {
     pub use singletable_core::TableSchema;
     pub use singletable_core::{
         Collection, Entity, EntityKey, Error, Joinable, Projection, QueryBuilder, Schema, Table,
-        UpdateBuilder,
     };
     pub use singletable_macros::TableSchema;
     pub use singletable_macros::{Collection, Entity, Projection};

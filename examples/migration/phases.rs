@@ -199,7 +199,7 @@ async fn expand(table: &Table) -> Result<Expand, Error> {
         let v1_put_refused = matches!(copy.put(table).await, Err(Error::ConditionFailed { .. }));
         // An update touches only its field: accepted, and the copies now lag behind `name`.
         let rename = v1::User::update(table, v1::UserKey { id: "u6" })
-            .set_name("Katherine Goble")
+            .set(v1::User::FIELDS.name, "Katherine Goble")
             .send()
             .await;
         let v1_update_accepted = rename.is_ok();

@@ -86,9 +86,9 @@ impl User {
     pub async fn rename(table: &Table, id: &str, name: &str) -> Result<User, Error> {
         let (first, last) = split(name);
         User::update(table, UserKey { id })
-            .set_name(name)
-            .set_first_name(first)
-            .set_last_name(last)
+            .set(User::FIELDS.name, name)
+            .set(User::FIELDS.first_name, first)
+            .set(User::FIELDS.last_name, last)
             .send()
             .await
     }

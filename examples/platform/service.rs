@@ -207,7 +207,8 @@ pub async fn invite(table: &Table, by: &str, who: &Identity, role: Role) -> Resu
             name: who.name.clone(),
             role,
         })?;
-        let mut count = Organization::update(table, OrganizationKey::default()).add_user_count(1);
+        let mut count = Organization::update(table, OrganizationKey::default())
+            .add(Organization::FIELDS.user_count, 1);
         if let Some(limit) = limit {
             count = count.condition(Organization::FIELDS.user_count.lt(limit));
         }
@@ -228,7 +229,7 @@ pub async fn invite(table: &Table, by: &str, who: &Identity, role: Role) -> Resu
 /// `by` (an admin) gives `user_id` another role.
 pub async fn change_role(table: &Table, by: &str, user_id: &str, role: Role) -> Result<Member> {
     require(table, by, &[Role::Admin], "change roles").await?;
-    let update = Member::update(table, MemberKey { user_id }).set_role(role);
+    let update = Member::update(table, MemberKey { user_id }).set(Member::FIELDS.role, role);
     Ok(as_user(by, update.send()).await?)
 }
 
@@ -281,8 +282,8 @@ pub async fn create_project(
             environment: environment.into(),
             created_by: by.into(),
         })?;
-        let mut count =
-            Organization::update(table, OrganizationKey::default()).add_project_count(1);
+        let mut count = Organization::update(table, OrganizationKey::default())
+            .add(Organization::FIELDS.project_count, 1);
         if let Some(limit) = limit {
             count = count.condition(Organization::FIELDS.project_count.lt(limit));
         }
@@ -339,7 +340,7 @@ pub async fn record_usage(
     for _ in 0..2 {
         let mut tx = Transaction::new(table);
         let record = tx.create::<UsageRecord>(new())?;
-        let mut add = Meter::upsert(table, meter()).add_count(quantity);
+        let mut add = Meter::upsert(table, meter()).add(Meter::FIELDS.count, quantity);
         if let Some(allowed) = allowed {
             add = add.condition(Meter::FIELDS.count.le(allowed - quantity));
         }
@@ -500,7 +501,10 @@ pub async fn take_rate_slot(table: &Table, key: &ApiKey, at: OffsetDateTime) -> 
         count: 0,
         expires_at,
     };
-    let window = RateWindow::upsert(table, new).add_count(1).send().await?;
+    let window = RateWindow::upsert(table, new)
+        .add(RateWindow::FIELDS.count, 1)
+        .send()
+        .await?;
     if window.count > key.rate_limit {
         return Err(PlatformError::RateLimited {
             limit: key.rate_limit,

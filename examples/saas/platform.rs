@@ -218,10 +218,10 @@ impl OrganizationService<'_> {
     ) -> Result<Organization, Error> {
         let mut update = Organization::update(self.table, OrganizationKey { organization_id });
         if let Some(name) = name {
-            update = update.set_name(name);
+            update = update.set(Organization::FIELDS.name, name);
         }
         if let Some(plan) = plan {
-            update = update.set_plan(plan);
+            update = update.set(Organization::FIELDS.plan, plan);
         }
         update.send().await
     }
@@ -284,7 +284,7 @@ impl TeamService<'_> {
             email: email.into(),
             role,
         })?;
-        tx.update(Team::update(self.table, team.key()).add_member_count(1))?;
+        tx.update(Team::update(self.table, team.key()).add(Team::FIELDS.member_count, 1))?;
         tx.send().await?;
         Ok(member)
     }
@@ -306,7 +306,7 @@ impl TeamService<'_> {
             organization_id,
             id: team_id,
         };
-        tx.update(Team::update(self.table, team).subtract_member_count(1))?;
+        tx.update(Team::update(self.table, team).subtract(Team::FIELDS.member_count, 1))?;
         tx.send().await
     }
 }
@@ -370,7 +370,7 @@ impl ProjectService<'_> {
                 id: project_id,
             },
         )
-        .set_status(Status::Archived)
+        .set(Project::FIELDS.status, Status::Archived)
         .send()
         .await
     }

@@ -264,15 +264,17 @@ async fn every_operation(table: &Table, value: &str, b_cursor: &str) {
     let _ = forged
         .put_if(table, Note::FIELDS.body.eq("the secret".to_owned()))
         .await;
-    let _ = Note::update(table, key).set_body("x").send().await;
+    let _ = Note::update(table, key)
+        .set(Note::FIELDS.body, "x")
+        .send()
+        .await;
     for attribute in ["tenant_id", "_type", "_tenant_type", "gsi1pk", "pk", "id"] {
-        let mut raw: singletable::Update<'_, Note> =
-            Note::update(table, NoteKey { id: "1" }).into_update();
-        raw.set(attribute, B);
+        let mut raw: singletable::Update<'_, Note> = Note::update(table, NoteKey { id: "1" });
+        raw.set_attribute(attribute, B);
         let _ = raw.send().await;
     }
-    let mut raw = Note::update(table, key).into_update();
-    raw.remove("tenant_id");
+    let mut raw = Note::update(table, key);
+    raw.remove_attribute("tenant_id");
     let _ = raw.send().await;
     let _ = Note::delete(table, key).await;
     let _ = Note::delete_if(table, key, Note::FIELDS.body.eq("x".to_owned())).await;
@@ -453,7 +455,7 @@ async fn a_transaction_or_batch_built_for_one_tenant_is_not_sent_for_another() {
     let mut tx = Transaction::new(&table);
     tenant::scope(A, async {
         tx.delete::<Note>(NoteKey { id: "1" }).unwrap();
-        tx.update(Note::update(&table, NoteKey { id: "2" }).set_body("x"))
+        tx.update(Note::update(&table, NoteKey { id: "2" }).set(Note::FIELDS.body, "x"))
             .unwrap();
     })
     .await;

@@ -81,9 +81,9 @@ async fn an_update_of_three_fields_records_exactly_those_three() {
     tenant::scope("t1", async {
         let created = Account::create(&table, account("a")).await.unwrap();
         let updated = Account::update(&table, created.key())
-            .set_name("Acme")
-            .set_plan("pro")
-            .add_seats(4)
+            .set(Account::FIELDS.name, "Acme")
+            .set(Account::FIELDS.plan, "pro")
+            .add(Account::FIELDS.seats, 4)
             .send()
             .await
             .unwrap();
@@ -140,7 +140,7 @@ async fn a_failed_conditional_update_writes_no_record() {
     tenant::scope("t1", async {
         let created = Account::create(&table, account("a")).await.unwrap();
         let err = Account::update(&table, created.key())
-            .set_name("Changed")
+            .set(Account::FIELDS.name, "Changed")
             .condition(Account::FIELDS.plan.eq("enterprise"))
             .send()
             .await
@@ -148,7 +148,7 @@ async fn a_failed_conditional_update_writes_no_record() {
         assert!(matches!(err, Error::ConditionFailed { .. }), "{err:?}");
         let missing = AccountKey { id: "nobody" };
         let err = Account::update(&table, missing)
-            .set_name("x")
+            .set(Account::FIELDS.name, "x")
             .send()
             .await
             .unwrap_err();
@@ -183,7 +183,7 @@ async fn the_trail_lists_newest_first_in_pages_and_by_id() {
         let created = Account::create(&table, account("a")).await.unwrap();
         for seats in 2..=6 {
             Account::update(&table, created.key())
-                .set_seats(seats)
+                .set(Account::FIELDS.seats, seats)
                 .send()
                 .await
                 .unwrap();
@@ -307,7 +307,7 @@ async fn transactions_carry_the_records_of_audited_writes() {
         let a = Account::create(&table, account("a")).await.unwrap();
         let mut tx = Transaction::new(&table);
         let b = tx.create::<Account>(account("b")).unwrap();
-        tx.update(Account::update(&table, a.key()).add_seats(1))
+        tx.update(Account::update(&table, a.key()).add(Account::FIELDS.seats, 1))
             .unwrap();
         tx.send().await.unwrap();
         assert_eq!(
@@ -329,7 +329,7 @@ async fn transactions_carry_the_records_of_audited_writes() {
 
         // A failing check cancels the writes and their records.
         let mut tx = Transaction::new(&table);
-        tx.update(Account::update(&table, a.key()).add_seats(1))
+        tx.update(Account::update(&table, a.key()).add(Account::FIELDS.seats, 1))
             .unwrap();
         tx.check::<Account>(b.key(), Account::FIELDS.plan.eq("enterprise"))
             .unwrap();
@@ -385,7 +385,7 @@ async fn concurrent_writers_each_get_a_record_with_exact_old_values() {
             let table = table.clone();
             tokio::spawn(tenant::scope("t1", async move {
                 Account::update(&table, AccountKey { id: "a" })
-                    .add_seats(1)
+                    .add(Account::FIELDS.seats, 1)
                     .send()
                     .await
             }))
@@ -507,7 +507,11 @@ async fn two_hundred_concurrent_audited_adds_all_succeed_with_a_record_each() {
         let created = Account::create(&table, account("busy")).await.unwrap();
         let key = || AccountKey { id: "busy" };
         let adds: Vec<_> = futures::stream::iter(0..200)
-            .map(|_| Account::update(&table, key()).add_seats(1).send())
+            .map(|_| {
+                Account::update(&table, key())
+                    .add(Account::FIELDS.seats, 1)
+                    .send()
+            })
             .buffer_unordered(200)
             .collect()
             .await;

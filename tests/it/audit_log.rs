@@ -126,7 +126,7 @@ async fn write(table: &Table, tenant_id: &str) -> Vec<Expected> {
             .await?;
             if i % 2 == 1 {
                 LogAccount::update(table, LogAccountKey { id: &id })
-                    .add_seats(2)
+                    .add(LogAccount::FIELDS.seats, 2)
                     .send()
                     .await?;
             }

@@ -122,7 +122,7 @@ async fn write_task(table: &Table, tenant_id: &str, id: &str) -> Vec<Expected> {
                 }
                 _ => {
                     Task::update(table, key())
-                        .set_title(title(step))
+                        .set(Task::FIELDS.title, title(step))
                         .send()
                         .await
                         .unwrap();

@@ -183,7 +183,10 @@ async fn key_values_with_the_separator_or_empty_are_refused_before_any_write() {
         email: "",
     };
     assert!(matches!(
-        User::update(&table, key).set_display_name("x").send().await,
+        User::update(&table, key)
+            .set(User::FIELDS.display_name, "x")
+            .send()
+            .await,
         Err(Error::InvalidKey { .. })
     ));
     assert!(matches!(
@@ -226,10 +229,10 @@ async fn update_sets_removes_adds_and_stamps() {
     };
 
     let updated = Organization::update(&table, key)
-        .set_name("Acme Corp")
-        .set_description("Rockets".to_string())
-        .add_member_count(3)
-        .subtract_max_users(10)
+        .set(Organization::FIELDS.name, "Acme Corp")
+        .set(Organization::FIELDS.description, "Rockets".to_string())
+        .add(Organization::FIELDS.member_count, 3)
+        .subtract(Organization::FIELDS.max_users, 10)
         .send()
         .await
         .unwrap();
@@ -246,7 +249,7 @@ async fn update_sets_removes_adds_and_stamps() {
     );
 
     let removed = Organization::update(&table, key)
-        .remove_description()
+        .remove(Organization::FIELDS.description)
         .send()
         .await
         .unwrap();
@@ -274,7 +277,7 @@ async fn setting_an_option_field_to_none_removes_it() {
     new.description = Some("x".into());
     let org = Organization::create(&table, new).await.unwrap();
     let updated = Organization::update(&table, org.key())
-        .set_description(None)
+        .set(Organization::FIELDS.description, None)
         .send()
         .await
         .unwrap();
@@ -290,7 +293,7 @@ async fn update_of_a_missing_item_is_not_found_and_creates_nothing() {
         organization_id: "missing",
     };
     let err = Organization::update(&table, key)
-        .set_name("x")
+        .set(Organization::FIELDS.name, "x")
         .send()
         .await
         .unwrap_err();
@@ -336,13 +339,13 @@ async fn numeric_updates_on_absent_fields_start_from_zero() {
     };
     let project = Project::create(&table, new).await.unwrap();
     let updated = Project::update(&table, project.key())
-        .add_budget(12.5)
+        .add(Project::FIELDS.budget, 12.5)
         .send()
         .await
         .unwrap();
     assert_eq!(updated.budget, Some(12.5));
     let updated = Project::update(&table, project.key())
-        .subtract_budget(2.5)
+        .subtract(Project::FIELDS.budget, 2.5)
         .send()
         .await
         .unwrap();
@@ -427,7 +430,7 @@ async fn an_item_of_another_type_at_the_key_is_neither_read_nor_deleted() {
         Err(Error::ConditionFailed { .. })
     ));
     let err = User::update(&table, user.key())
-        .set_display_name("x")
+        .set(User::FIELDS.display_name, "x")
         .send()
         .await
         .unwrap_err();

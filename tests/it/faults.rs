@@ -412,7 +412,7 @@ async fn idempotent_adds_under_lost_replies_count_exactly() {
         let mut failures = Vec::new();
         for n in 1..=ADDS {
             match Counter::update(&table, initial.key())
-                .add_value(1)
+                .add(Counter::FIELDS.value, 1)
                 .send()
                 .await
             {

@@ -83,9 +83,9 @@ async fn updating_a_source_field_moves_the_item_in_the_index() {
         .await
         .unwrap();
     let updated = Profile::update(&table, ada.key())
-        .set_email("ada@lovelace.org")
-        .set_referrer("carol".to_string())
-        .set_joined(9u32)
+        .set(Profile::FIELDS.email, "ada@lovelace.org")
+        .set(Profile::FIELDS.referrer, "carol".to_string())
+        .set(Profile::FIELDS.joined, 9u32)
         .send()
         .await
         .unwrap();
@@ -114,7 +114,7 @@ async fn updating_a_source_field_moves_the_item_in_the_index() {
 
     // Removing the referrer takes the item out of the sparse index.
     Profile::update(&table, ada.key())
-        .remove_referrer()
+        .remove(Profile::FIELDS.referrer)
         .send()
         .await
         .unwrap();
@@ -141,7 +141,7 @@ async fn an_update_that_cannot_know_an_index_key_is_refused() {
         .unwrap();
     // GSI2's keys need `joined` too, which this update does not set and the key does not hold.
     let err = Profile::update(&table, ada.key())
-        .set_referrer("carol".to_string())
+        .set(Profile::FIELDS.referrer, "carol".to_string())
         .send()
         .await
         .unwrap_err();

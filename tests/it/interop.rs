@@ -1005,7 +1005,7 @@ async fn singletable_items_carry_only_documented_attributes() {
         };
         let org = Organization::create(&table, new).await.unwrap();
         let org = Organization::update(&table, org.key())
-            .set_plan(Plan::Pro)
+            .set(Organization::FIELDS.plan, Plan::Pro)
             .send()
             .await
             .unwrap();
@@ -1017,7 +1017,7 @@ async fn singletable_items_carry_only_documented_attributes() {
         };
         let team = Team::create(&table, new).await.unwrap();
         let team = Team::update(&table, team.key())
-            .add_member_count(1)
+            .add(Team::FIELDS.member_count, 1)
             .send()
             .await
             .unwrap();
@@ -1031,7 +1031,7 @@ async fn singletable_items_carry_only_documented_attributes() {
         };
         let john = TeamMember::create(&table, member("john")).await.unwrap();
         let john = TeamMember::update(&table, john.key())
-            .set_role(Role::Admin)
+            .set(TeamMember::FIELDS.role, Role::Admin)
             .send()
             .await
             .unwrap();
@@ -1056,7 +1056,7 @@ async fn singletable_items_carry_only_documented_attributes() {
         };
         let invite = Invite::create(&table, new).await.unwrap();
         let invite = Invite::update(&table, invite.key())
-            .add_reminders(1)
+            .add(Invite::FIELDS.reminders, 1)
             .send()
             .await
             .unwrap();

@@ -110,7 +110,7 @@ async fn reads_upgrade_older_items_and_refuse_newer_ones() {
     );
 
     let renamed = Profile::update(&table, ProfileKey { id: "1" })
-        .set_last_name("Brewster Hopper")
+        .set(Profile::FIELDS.last_name, "Brewster Hopper")
         .send()
         .await
         .unwrap();
@@ -314,7 +314,7 @@ async fn a_build_of_schema_2_reads_compatible_schema_3_items_and_refuses_others(
     assert_eq!(listed, std::slice::from_ref(&read));
     // Its updates keep what it does not know; its puts, which would drop it, are refused.
     Profile::update(&table, key)
-        .set_last_name("Brewster Hopper")
+        .set(Profile::FIELDS.last_name, "Brewster Hopper")
         .send()
         .await
         .unwrap();

@@ -75,7 +75,7 @@ async fn deleted_items_hide_until_restored_and_purge_removes_them() {
         ["c"]
     );
     let err = Doc::update(&table, a.key())
-        .set_title("x")
+        .set(Doc::FIELDS.title, "x")
         .send()
         .await
         .unwrap_err();

@@ -46,7 +46,7 @@ async fn every_operation_runs_on_a_spawned_task() {
     let handles = vec![
         spawned!(table => t, Counter::create(&t, counter("c")).await),
         spawned!(table => t, Counter::get(&t, counter_key()).await),
-        spawned!(table => t, Counter::update(&t, counter_key()).add_value(1).send().await),
+        spawned!(table => t, Counter::update(&t, counter_key()).add(Counter::FIELDS.value, 1).send().await),
         spawned!(table => t, doc().put(&t).await),
         spawned!(table => t, doc().put_if(&t, Doc::FIELDS.title.eq("t".to_owned())).await),
         spawned!(table => t, Doc::delete(&t, doc_key()).await),
@@ -92,7 +92,7 @@ async fn every_operation_runs_on_a_spawned_task() {
         spawned!(table => t, {
             let mut tx = Transaction::new(&t);
             tx.create::<Counter>(counter("tx"))?;
-            tx.update(Counter::update(&t, CounterKey { name: "c" }).set_label("x"))?;
+            tx.update(Counter::update(&t, CounterKey { name: "c" }).set(Counter::FIELDS.label, "x"))?;
             tx.send().await
         }),
         spawned!(

@@ -56,7 +56,7 @@ async fn without_a_scope_every_operation_fails_before_any_request() {
             Note::create(&table, note("1", "t")).await.map(drop),
             Note::get(&table, key).await.map(drop),
             Note::update(&table, key)
-                .set_body("x")
+                .set(Note::FIELDS.body, "x")
                 .send()
                 .await
                 .map(drop),
@@ -147,7 +147,7 @@ async fn each_tenant_reads_only_its_own_items() {
     let titled = Note::by_title(&table, NoteByTitle { title: "same" }).all();
     assert_eq!(tenant::scope("B", titled).await.unwrap().len(), 3);
     let update = Note::update(&table, NoteKey { id: "2" })
-        .set_title("B's")
+        .set(Note::FIELDS.title, "B's")
         .send();
     assert_eq!(tenant::scope("B", update).await.unwrap().tenant_id, "B");
     let untouched = tenant::scope("A", Note::get(&table, NoteKey { id: "2" })).await;
@@ -179,7 +179,7 @@ async fn crafted_values_never_reach_another_tenant() {
                 Note::create(&table, note("9", "t")).await.map(drop),
                 Note::get(&table, NoteKey { id: "1" }).await.map(drop),
                 Note::update(&table, NoteKey { id: "1" })
-                    .set_body("pwned")
+                    .set(Note::FIELDS.body, "pwned")
                     .send()
                     .await
                     .map(drop),

@@ -63,7 +63,7 @@ async fn a_failed_check_cancels_every_action_and_names_itself() {
 
     let mut tx = Transaction::new(&table);
     tx.create::<TeamMember>(new_member(&team, "new")).unwrap();
-    tx.update(Team::update(&table, team.key()).add_member_count(1))
+    tx.update(Team::update(&table, team.key()).add(Team::FIELDS.member_count, 1))
         .unwrap();
     tx.check::<Organization>(org.key(), Organization::FIELDS.plan.eq(Plan::Pro))
         .unwrap();
@@ -86,7 +86,7 @@ async fn a_transaction_applies_every_action() {
     let (org, team, member) = setup(&table).await;
     let mut tx = Transaction::new(&table);
     let created = tx.create::<TeamMember>(new_member(&team, "new")).unwrap();
-    tx.update(Team::update(&table, team.key()).add_member_count(1))
+    tx.update(Team::update(&table, team.key()).add(Team::FIELDS.member_count, 1))
         .unwrap();
     tx.check::<Organization>(org.key(), Organization::FIELDS.plan.eq(Plan::Free))
         .unwrap();
@@ -139,7 +139,7 @@ async fn limits_are_checked_before_sending() {
     assert_eq!(requests, 0);
 
     let mut tx = Transaction::new(&table);
-    tx.update(TeamMember::update(&table, member.key()).set_role("admin"))
+    tx.update(TeamMember::update(&table, member.key()).set(TeamMember::FIELDS.role, "admin"))
         .unwrap();
     tx.delete::<TeamMember>(member.key()).unwrap();
     assert!(

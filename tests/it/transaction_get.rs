@@ -408,9 +408,9 @@ async fn reads_see_concurrent_transactions_whole() {
         for _ in 0..TRANSFERS {
             loop {
                 let mut tx = Transaction::new(&table);
-                tx.update(Event::update(&table, from.key()).add_size(-1))
+                tx.update(Event::update(&table, from.key()).add(Event::FIELDS.size, -1))
                     .unwrap();
-                tx.update(Event::update(&table, to.key()).add_size(1))
+                tx.update(Event::update(&table, to.key()).add(Event::FIELDS.size, 1))
                     .unwrap();
                 match tx.send().await {
                     Ok(()) => break,

@@ -52,7 +52,7 @@ async fn expired_items_read_as_absent_and_the_expiry_moves_with_updates() {
     assert_eq!(listed, std::slice::from_ref(&live));
 
     let revived = Session::update(&table, gone.key())
-        .set_expires_at(now + Duration::hours(2))
+        .set(Session::FIELDS.expires_at, now + Duration::hours(2))
         .send()
         .await
         .unwrap();

@@ -194,8 +194,8 @@ async fn an_update_moves_the_value_and_frees_the_old_one() {
             .await
             .unwrap();
         let moved = Member::update(&table, MemberKey { id: "a" })
-            .set_email("ann@new.example.com")
-            .set_handle(Some("ann".to_owned()))
+            .set(Member::FIELDS.email, "ann@new.example.com")
+            .set(Member::FIELDS.handle, Some("ann".to_owned()))
             .send()
             .await
             .unwrap();
@@ -217,7 +217,7 @@ async fn an_update_moves_the_value_and_frees_the_old_one() {
         let taken = Member::create(&table, taken).await;
         assert!(is_duplicate(&taken, "handle", "ann"), "{taken:?}");
         let taken = Member::update(&table, MemberKey { id: "b" })
-            .set_email("ann@new.example.com")
+            .set(Member::FIELDS.email, "ann@new.example.com")
             .send()
             .await;
         assert!(
@@ -234,8 +234,8 @@ async fn an_update_moves_the_value_and_frees_the_old_one() {
         // An update that changes no unique value leaves the guards alone; removing a value
         // frees it.
         Member::update(&table, MemberKey { id: "a" })
-            .add_logins(1)
-            .remove_handle()
+            .add(Member::FIELDS.logins, 1)
+            .remove(Member::FIELDS.handle)
             .send()
             .await
             .unwrap();
@@ -394,7 +394,7 @@ async fn audited_writes_carry_their_guards_with_their_records() {
     let taken = Ledger::create(&table, new("l2", "EUR-1")).await;
     assert!(is_duplicate(&taken, "code", "EUR-1"), "{taken:?}");
     Ledger::update(&table, LedgerKey { id: "l1" })
-        .set_code("EUR-2")
+        .set(Ledger::FIELDS.code, "EUR-2")
         .send()
         .await
         .unwrap();
@@ -440,7 +440,7 @@ async fn an_upsert_takes_and_moves_values() {
     let table = table("unique-upsert").await;
     tenant::scope(T1, async {
         let created = Member::upsert(&table, member("a", "ann@example.com"))
-            .add_logins(1)
+            .add(Member::FIELDS.logins, 1)
             .send()
             .await
             .unwrap();
@@ -455,7 +455,7 @@ async fn an_upsert_takes_and_moves_values() {
 
         // An upsert of the existing item that sets the field moves the value.
         Member::upsert(&table, member("a", "ann@example.com"))
-            .set_email("ann@new.example.com")
+            .set(Member::FIELDS.email, "ann@new.example.com")
             .send()
             .await
             .unwrap();
@@ -466,7 +466,7 @@ async fn an_upsert_takes_and_moves_values() {
 
         // An upsert that would create an item with a taken value writes nothing.
         let taken = Member::upsert(&table, member("b", "ann@new.example.com"))
-            .add_logins(1)
+            .add(Member::FIELDS.logins, 1)
             .send()
             .await;
         assert!(
@@ -522,8 +522,11 @@ async fn transactions_write_the_guards_of_their_actions() {
 
         // Updates and deletes read the item at `send` and move or free its values.
         let mut tx = Transaction::new(&table);
-        tx.update(Member::update(&table, MemberKey { id: "a" }).set_email("carl@example.com"))
-            .unwrap();
+        tx.update(
+            Member::update(&table, MemberKey { id: "a" })
+                .set(Member::FIELDS.email, "carl@example.com"),
+        )
+        .unwrap();
         tx.delete::<Member>(MemberKey { id: "b" }).unwrap();
         tx.send().await.unwrap();
         assert_eq!(

@@ -79,7 +79,7 @@ async fn two_hundred_concurrent_upserts_of_a_missing_counter_end_at_two_hundred(
         let results: Vec<_> = futures::stream::iter(0..200)
             .map(|_| {
                 Usage::upsert(&table, usage("api_calls"))
-                    .add_count(1)
+                    .add(Usage::FIELDS.count, 1)
                     .send()
             })
             .buffer_unordered(50)
@@ -106,7 +106,7 @@ async fn generated_fields_are_written_only_on_create() {
     tenant::scope("t1", async {
         let (created, requests) = count_requests(
             Usage::upsert(&table, usage("api_calls"))
-                .add_count(5)
+                .add(Usage::FIELDS.count, 5)
                 .send(),
         )
         .await;
@@ -120,7 +120,7 @@ async fn generated_fields_are_written_only_on_create() {
         let mut again = usage("api_calls");
         again.note = Some("ignored: the item exists".into());
         let updated = Usage::upsert(&table, again)
-            .add_count(2)
+            .add(Usage::FIELDS.count, 2)
             .send()
             .await
             .unwrap();
@@ -137,7 +137,7 @@ async fn generated_fields_are_written_only_on_create() {
         assert_eq!(item["tenantId"].as_s().unwrap(), "t1");
 
         let noted = Usage::upsert(&table, usage("api_calls"))
-            .set_note(Some("set either way".into()))
+            .set(Usage::FIELDS.note, Some("set either way".into()))
             .send()
             .await
             .unwrap();
@@ -157,12 +157,12 @@ async fn an_upsert_leaves_other_types_deleted_items_and_failed_conditions_alone(
     let table = table().await;
     tenant::scope("t1", async {
         Usage::upsert(&table, usage("api_calls"))
-            .add_count(3)
+            .add(Usage::FIELDS.count, 3)
             .send()
             .await
             .unwrap();
         let refused = Usage::upsert(&table, usage("api_calls"))
-            .add_count(1)
+            .add(Usage::FIELDS.count, 1)
             .condition(Usage::FIELDS.count.lt(3))
             .send()
             .await
@@ -177,7 +177,7 @@ async fn an_upsert_leaves_other_types_deleted_items_and_failed_conditions_alone(
         );
         // On a missing item the condition's comparison is false: nothing is created.
         let missing = Usage::upsert(&table, usage("other"))
-            .add_count(1)
+            .add(Usage::FIELDS.count, 1)
             .condition(Usage::FIELDS.count.lt(3))
             .send()
             .await
@@ -207,7 +207,7 @@ async fn an_upsert_leaves_other_types_deleted_items_and_failed_conditions_alone(
             uses: 0,
         },
     )
-    .add_uses(1)
+    .add(Tag::FIELDS.uses, 1)
     .send()
     .await
     .unwrap_err();
@@ -252,7 +252,7 @@ async fn an_upsert_leaves_other_types_deleted_items_and_failed_conditions_alone(
             uses: 0,
         },
     )
-    .add_uses(1)
+    .add(Tag::FIELDS.uses, 1)
     .send()
     .await
     .unwrap_err();
@@ -265,7 +265,7 @@ async fn outside_a_tenant_scope_an_upsert_is_refused_before_any_request() {
     let table = table().await;
     let (result, requests) = count_requests(
         Usage::upsert(&table, usage("api_calls"))
-            .add_count(1)
+            .add(Usage::FIELDS.count, 1)
             .send(),
     )
     .await;
@@ -284,7 +284,11 @@ async fn audited_upserts_record_a_create_then_updates() {
         cents: 0,
     };
     let results: Vec<_> = futures::stream::iter(0..20)
-        .map(|_| Balance::upsert(&table, new()).add_cents(100).send())
+        .map(|_| {
+            Balance::upsert(&table, new())
+                .add(Balance::FIELDS.cents, 100)
+                .send()
+        })
         .buffer_unordered(10)
         .collect()
         .await;
@@ -320,7 +324,7 @@ async fn transactions_take_upserts() {
     for expected in [1, 2] {
         tenant::scope("t1", async {
             let mut tx = Transaction::new(&table);
-            tx.update(Usage::upsert(&table, usage("api_calls")).add_count(1))
+            tx.update(Usage::upsert(&table, usage("api_calls")).add(Usage::FIELDS.count, 1))
                 .unwrap();
             tx.update(
                 Balance::upsert(
@@ -330,7 +334,7 @@ async fn transactions_take_upserts() {
                         cents: 0,
                     },
                 )
-                .add_cents(10),
+                .add(Balance::FIELDS.cents, 10),
             )
             .unwrap();
             tx.send().await.unwrap();

@@ -33,7 +33,7 @@ async fn a_condition_that_does_not_hold_writes_nothing() {
     let before = raw_items(&table).await;
 
     let err = Organization::update(&table, org.key())
-        .set_name("X")
+        .set(Organization::FIELDS.name, "X")
         .condition(f.plan.eq(Plan::Pro))
         .send()
         .await
@@ -56,7 +56,7 @@ async fn a_condition_that_does_not_hold_writes_nothing() {
     assert_eq!(raw_items(&table).await, before);
 
     let updated = Organization::update(&table, org.key())
-        .set_plan(Plan::Pro)
+        .set(Organization::FIELDS.plan, Plan::Pro)
         .condition(f.plan.eq(Plan::Free))
         .send()
         .await
@@ -90,7 +90,7 @@ async fn concurrent_adds_on_one_counter_all_count() {
     futures::stream::iter(0..200)
         .map(|_| async {
             Counter::update(&table, c.key())
-                .add_value(1)
+                .add(Counter::FIELDS.value, 1)
                 .send()
                 .await
                 .unwrap()
@@ -109,14 +109,14 @@ async fn a_stale_version_is_a_conflict() {
     let c = Counter::create(&table, counter("v")).await.unwrap();
     assert_eq!(c.version, 0);
     let next = Counter::update(&table, c.key())
-        .set_label("one")
+        .set(Counter::FIELDS.label, "one")
         .if_version(0)
         .send()
         .await
         .unwrap();
     assert_eq!(next.version, 1);
     let err = Counter::update(&table, c.key())
-        .set_label("stale")
+        .set(Counter::FIELDS.label, "stale")
         .if_version(0)
         .send()
         .await
@@ -174,7 +174,7 @@ async fn of_fifty_concurrent_versioned_writers_the_winners_count_the_versions() 
                     .unwrap()
                     .unwrap();
                 Counter::update(table, seen.key())
-                    .set_label(format!("writer {n}"))
+                    .set(Counter::FIELDS.label, format!("writer {n}"))
                     .if_version(seen.version)
                     .send()
                     .await
@@ -215,26 +215,26 @@ async fn lists_grow_atomically_and_absent_values_are_set_once() {
     .await
     .unwrap();
     let updated = Project::update(&table, project.key())
-        .append_tags(vec!["c".into(), "d".into()])
+        .append(Project::FIELDS.tags, vec!["c".into(), "d".into()])
         .send()
         .await
         .unwrap();
     assert_eq!(updated.tags, ["b", "c", "d"]);
     let updated = Project::update(&table, project.key())
-        .prepend_tags(vec!["a".into()])
+        .prepend(Project::FIELDS.tags, vec!["a".into()])
         .send()
         .await
         .unwrap();
     assert_eq!(updated.tags, ["a", "b", "c", "d"]);
 
     let first = Project::update(&table, project.key())
-        .set_budget_if_absent(10.0)
+        .set_if_absent(Project::FIELDS.budget, 10.0)
         .send()
         .await
         .unwrap();
     assert_eq!(first.budget, Some(10.0));
     let second = Project::update(&table, project.key())
-        .set_budget_if_absent(99.0)
+        .set_if_absent(Project::FIELDS.budget, 99.0)
         .send()
         .await
         .unwrap();
@@ -262,14 +262,14 @@ async fn compound_conditions_hold_on_every_write() {
 
     // A condition the user builds from `and`, `or` and `not`, alone or with a second one.
     let err = Organization::update(&table, org.key())
-        .set_name("B")
+        .set(Organization::FIELDS.name, "B")
         .condition(fails())
         .send()
         .await
         .unwrap_err();
     assert!(matches!(err, Error::ConditionFailed { .. }), "{err:?}");
     let updated = Organization::update(&table, org.key())
-        .set_name("B")
+        .set(Organization::FIELDS.name, "B")
         .condition(holds())
         .condition(f.name.eq("Acme"))
         .send()

@@ -11,7 +11,7 @@ struct Counter {
 
 fn update(table: &Table) {
     // The version moves by itself on every write.
-    let _ = Counter::update(table, CounterKey { name: "c" }).set_version(7);
+    let _ = Counter::update(table, CounterKey { name: "c" }).set(Counter::FIELDS.version, 7u64);
     let _ = NewCounter { name: "c".into(), version: 3 };
 }
 

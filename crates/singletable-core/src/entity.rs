@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::expr::Condition;
 use crate::later::Later;
 use crate::ops;
-use crate::ops::builder::{QueryBuilder, UpdateBuilder};
+use crate::ops::builder::QueryBuilder;
 use crate::ops::query::{self, Query};
 use crate::ops::soft_delete::Trashed;
 use crate::ops::update::Update;
@@ -29,7 +29,10 @@ use crate::table::Table;
 /// ```ignore
 /// let org = Organization::create(&table, NewOrganization { tenant_id, name, plan }).await?;
 /// let same = Organization::get(&table, org.key()).await?;
-/// let renamed = Organization::update(&table, org.key()).set_name("Acme").send().await?;
+/// let renamed = Organization::update(&table, org.key())
+///     .set(Organization::FIELDS.name, "Acme")
+///     .send()
+///     .await?;
 /// let deleted = Organization::delete(&table, renamed.key()).await?;
 /// ```
 #[diagnostic::on_unimplemented(
@@ -37,8 +40,6 @@ use crate::table::Table;
     note = "derive it with `#[derive(Entity)]` and `#[entity(type = \"...\", pk = \"...\", sk = \"...\")]`"
 )]
 pub trait Entity: Schema {
-    /// The typed update builder, with setters for the fields that are not part of the key.
-    type Update<'t>: UpdateBuilder<'t, Entity = Self>;
     /// The typed query builder, with the entity's named range queries.
     type Query<'t>: QueryBuilder<'t, Entity = Self>;
 
@@ -170,19 +171,19 @@ pub trait Entity: Schema {
     /// The key is rendered when the update is sent, in the tenant scope it is sent in.
     ///
     /// [`Error::NotFound`]: crate::Error::NotFound
-    fn update<'t>(table: &'t Table, key: Self::Key<'t>) -> Self::Update<'t>
+    fn update<'t>(table: &'t Table, key: Self::Key<'t>) -> Update<'t, Self>
     where
         Self::Key<'t>: 't,
     {
-        Self::Update::from_update(Update::new(table, Later::new(move |t| key.item_key(t))))
+        Update::new(table, Later::new(move |t| key.item_key(t)))
     }
 
     /// Starts an upsert: the update of the item at `new`'s key, or, where there is none, the
     /// creation of `new` with the update applied to it — in one request, so concurrent upserts
     /// of one item never fail with `AlreadyExists` or lose a change.
     ///
-    /// The builder is the entity's update builder. Fields it sets are written either way, and
-    /// `add_*` on a missing item starts from zero; every other field of `new`, with the
+    /// The builder is an [`Update`]. Fields it sets are written either way, and
+    /// `add` on a missing item starts from zero; every other field of `new`, with the
     /// auto-generated ones (ids, creation timestamps, counts), is written only when the item is
     /// created. On-update timestamps are set either way, and `_timestamp` keeps the creation
     /// time. A versioned entity's version moves on with every upsert, so an item an upsert
@@ -194,15 +195,15 @@ pub trait Entity: Schema {
     /// ```ignore
     /// // One request: creates the counter at 1, or adds 1 to it.
     /// let hits = Counter::upsert(&table, NewCounter { name: "hits".into(), count: 0 })
-    ///     .add_count(1)
+    ///     .add(Counter::FIELDS.count, 1)
     ///     .send()
     ///     .await?;
     /// ```
-    fn upsert<'t>(table: &'t Table, new: Self::New) -> Self::Update<'t>
+    fn upsert<'t>(table: &'t Table, new: Self::New) -> Update<'t, Self>
     where
         Self::New: Send + 't,
     {
-        Self::Update::from_update(Update::upsert(table, new))
+        Update::upsert(table, new)
     }
 
     /// Starts a query of this entity's items in one partition. Items of other entities that

@@ -10,23 +10,57 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 
 use crate::codec::SerializeWith;
+use crate::KeyPart;
 
-/// A field of entity `E` whose values are `T`, for building filters.
-pub struct Field<E, T> {
+/// A field of entity `E` whose values are `T`: `<Entity>::FIELDS.name`, for building filters and
+/// conditions, and for naming what an update changes.
+///
+/// `R` is the field's role ([`role`]), which says what an update may do with it.
+pub struct Field<E, T, R = role::Plain> {
     attribute: &'static str,
     with: Option<SerializeWith<T>>,
-    entity: PhantomData<fn() -> E>,
+    /// For a field secondary index keys are made of: the placeholder it fills, and its value as
+    /// a key part (`None` for an `Option` that is `None`).
+    index: Option<(&'static str, KeyPartOf<T>)>,
+    entity: PhantomData<fn() -> (E, R)>,
 }
 
-impl<E, T> Clone for Field<E, T> {
+/// A field value as a key part.
+pub type KeyPartOf<T> = for<'a> fn(&'a T) -> Option<&'a dyn KeyPart>;
+
+/// The roles of a [`Field`] (its third type parameter), given by the derive. An update's
+/// methods take the roles they fit, so a change no update may make does not compile.
+pub mod role {
+    /// A field like any other: set, remove (an `Option`), add and subtract (a number), append
+    /// and prepend (a `Vec`).
+    #[derive(Debug, Clone, Copy)]
+    pub struct Plain;
+
+    /// A field that secondary index keys are made of: an update sets it (the index keys are
+    /// rewritten with it) or removes an `Option` (the item leaves those indexes), but cannot
+    /// add to it, since the new value would not be known.
+    #[derive(Debug, Clone, Copy)]
+    pub struct IndexSource;
+
+    /// The `#[entity(ttl)]` field: set or remove it, and the item's expiry (and any index key
+    /// made of it) moves with it.
+    #[derive(Debug, Clone, Copy)]
+    pub struct ExpiresAt;
+
+    /// A field the library writes (the version, `on_update` timestamps): filters only.
+    #[derive(Debug, Clone, Copy)]
+    pub struct ReadOnly;
+}
+
+impl<E, T, R> Clone for Field<E, T, R> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<E, T> Copy for Field<E, T> {}
+impl<E, T, R> Copy for Field<E, T, R> {}
 
-impl<E, T> std::fmt::Debug for Field<E, T> {
+impl<E, T, R> std::fmt::Debug for Field<E, T, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Field({})", self.attribute)
     }
@@ -54,14 +88,22 @@ enum Node {
 /// A value, or why it could not be encoded (reported when the query runs).
 type Operand = Result<AttributeValue, String>;
 
-impl<E, T: Serialize> Field<E, T> {
+impl<E, T, R> Field<E, T, R> {
     #[doc(hidden)]
     pub const fn new(attribute: &'static str, with: Option<SerializeWith<T>>) -> Self {
         Field {
             attribute,
             with,
+            index: None,
             entity: PhantomData,
         }
+    }
+
+    /// The field, whose value goes into index keys as placeholder `param`.
+    #[doc(hidden)]
+    pub const fn index_source(mut self, param: &'static str, key_part: KeyPartOf<T>) -> Self {
+        self.index = Some((param, key_part));
+        self
     }
 
     /// The attribute name this field is stored under.
@@ -69,12 +111,36 @@ impl<E, T: Serialize> Field<E, T> {
         self.attribute
     }
 
-    fn operand(&self, value: &T) -> Operand {
-        let encoded = match self.with {
+    /// For an index source: the placeholder it fills, and `value` as its key part.
+    pub(crate) fn index_part<'a>(
+        &self,
+        value: &'a T,
+    ) -> Option<(&'static str, Option<&'a dyn KeyPart>)> {
+        self.index.map(|(param, key_part)| (param, key_part(value)))
+    }
+
+    /// For an index source: the placeholder it fills.
+    pub(crate) fn index_param(&self) -> Option<&'static str> {
+        self.index.map(|(param, _)| param)
+    }
+
+    /// The field's value as stored: through its `#[serde(with = "...")]` function when it has
+    /// one, so it matches what the entity's `Serialize` writes.
+    pub(crate) fn encode(&self, value: &T) -> serde_dynamo::Result<AttributeValue>
+    where
+        T: Serialize,
+    {
+        match self.with {
             Some(with) => with(value, serde_dynamo::Serializer).map(Into::into),
             None => serde_dynamo::to_attribute_value(value),
-        };
-        encoded.map_err(|e| format!("`{}`: {e}", self.attribute))
+        }
+    }
+}
+
+impl<E, T: Serialize, R> Field<E, T, R> {
+    fn operand(&self, value: &T) -> Operand {
+        self.encode(value)
+            .map_err(|e| format!("`{}`: {e}", self.attribute))
     }
 
     fn compare(&self, op: &'static str, value: impl Into<T>) -> Condition<E> {

@@ -71,7 +71,7 @@ pub use codec::SerializeWith;
 pub use collection::{Collection, Joinable, Pool};
 pub use entity::Entity;
 pub use error::{CancelReason, CursorError, Error, ItemKey, Result};
-pub use expr::{Condition, Field};
+pub use expr::{role, Condition, Field};
 #[doc(hidden)]
 pub use later::Later;
 pub use lifecycle::{
@@ -79,14 +79,14 @@ pub use lifecycle::{
     TenantImport, Tenants, TypeCheckpoint,
 };
 pub use loader::{Loader, LoaderBuilder};
-pub use ops::builder::{QueryBuilder, UpdateBuilder};
+pub use ops::builder::QueryBuilder;
 pub use ops::lookup::{Found, Lookup};
 pub use ops::query::{Page, Projected, Query, SortKey};
 pub use ops::soft_delete::Trashed;
-pub use ops::update::Update;
+pub use ops::update::{Number, Removable, Settable, Update};
 pub use projection::Projection;
 pub use retry::RetryPolicy;
-pub use schema::{EntityKey, IndexKeys, PartitionKey, Schema};
+pub use schema::{EntityKey, IndexKeys, PartitionKey, Schema, Versioned};
 pub use singletable_keys::{self as keys, FromKeyPart, KeyPart, Template};
 pub use table::{Index, Table, TableBuilder};
 pub use table_schema::{CountByType, TableSchema};
@@ -109,6 +109,7 @@ pub mod __private {
         crate::tenant::required::<E>(table)
     }
     pub use crate::codec::Stamps;
+    pub use crate::expr::role::{ExpiresAt, IndexSource, Plain, ReadOnly};
     pub use crate::item::{decode, encode, Item};
     pub use crate::key::{
         render_index, render_index_partition, render_key, render_partition, render_sort,
@@ -117,8 +118,7 @@ pub mod __private {
     pub use crate::{
         Collection, Condition, Entity, EntityKey, Error, Field, IndexKeys, ItemKey, Joinable,
         KeyPart, Later, Lookup, Page, PartitionKey, Pool, Projected, Projection, Query,
-        QueryBuilder, Result, Schema, SerializeWith, SortKey, Table, Template, Update,
-        UpdateBuilder,
+        QueryBuilder, Result, Schema, SerializeWith, SortKey, Table, Template, Update, Versioned,
     };
     pub use futures::Stream;
     pub use singletable_keys::{prefix_upper_bound, Segment};
@@ -128,6 +128,17 @@ pub mod __private {
     /// is reported at the field's type.
     pub fn key_part<T: KeyPart>(value: &T) -> &dyn KeyPart {
         value
+    }
+
+    /// An index source's value as a key part, for its `Field`.
+    pub fn some_key_part<T: KeyPart>(value: &T) -> Option<&dyn KeyPart> {
+        Some(value)
+    }
+
+    /// An `Option` index source's value as a key part (`None` leaves the indexes), for its
+    /// `Field`.
+    pub fn optional_key_part<T: KeyPart>(value: &Option<T>) -> Option<&dyn KeyPart> {
+        value.as_ref().map(|value| value as &dyn KeyPart)
     }
 
     /// A unique field's value as key text; generic so that a field type that is not a key part

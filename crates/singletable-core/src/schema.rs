@@ -11,6 +11,14 @@ use crate::codec::Item;
 use crate::error::{ItemKey, Result};
 use crate::table::Table;
 
+/// An entity with an `#[entity(version)]` field, whose updates can check the version they
+/// read (`if_version`). Implemented by the derive.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no version field",
+    note = "mark a `u64` field `#[entity(version)]` to check versions with `if_version`"
+)]
+pub trait Versioned: Schema {}
+
 /// What an entity is: its `_type`, key templates, indexes, fields and lifecycle flags, and how
 /// its create input becomes a value. `#[derive(Entity)]` implements it.
 ///

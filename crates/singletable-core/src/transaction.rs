@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem}
 use crate::error::{CancelReason, Error, ItemKey, Result};
 use crate::expr::{Condition, Names};
 use crate::item::{self, Item, TYPE_ATTRIBUTE, UNIQUE_TYPE};
-use crate::ops::builder::UpdateBuilder;
+use crate::ops::update::Update;
 use crate::request::{self, sdk_error};
 use crate::schema::{EntityKey, Schema};
 use crate::table::Table;
@@ -35,7 +35,7 @@ const MAX_ACTIONS: usize = 100;
 /// ```ignore
 /// let mut tx = Transaction::new(&table);
 /// let member = tx.create::<TeamMember>(new_member)?;
-/// tx.update(Team::update(&table, team.key()).add_member_count(1))?;
+/// tx.update(Team::update(&table, team.key()).add(Team::FIELDS.member_count, 1))?;
 /// tx.check::<Organization>(org.key(), Organization::FIELDS.plan.ne(Plan::Free))?;
 /// tx.send().await?;
 /// ```
@@ -155,12 +155,9 @@ impl<'t> Transaction<'t> {
         Ok(self)
     }
 
-    /// Adds an update built with the entity's update builder (`Team::update(..).add_..()`).
-    pub fn update<'u: 't, E: Schema>(
-        &mut self,
-        update: impl UpdateBuilder<'u, Entity = E>,
-    ) -> Result<&mut Self> {
-        let plan = update.into_update().plan()?;
+    /// Adds an update (`Team::update(..).add(Team::FIELDS.member_count, 1)`).
+    pub fn update<'u: 't, E: Schema>(&mut self, update: Update<'u, E>) -> Result<&mut Self> {
+        let plan = update.plan()?;
         if audit::from_read::<E>() {
             let key = plan.key.clone();
             self.defer::<E, _>(key, audit::update_plan(plan));

@@ -689,26 +689,6 @@ pub fn vec_element(ty: &syn::Type) -> Option<&syn::Type> {
     }
 }
 
-/// Integer and float types, and `Option`s of them: the fields that get `add_`/`subtract_`.
-pub fn is_numeric(ty: &syn::Type) -> bool {
-    let Some(segment) = last_segment(ty) else {
-        return false;
-    };
-    if segment.ident == "Option" {
-        if let syn::PathArguments::AngleBracketed(args) = &segment.arguments {
-            if let Some(syn::GenericArgument::Type(inner)) = args.args.first() {
-                return is_numeric(inner);
-            }
-        }
-        return false;
-    }
-    const NUMBERS: &[&str] = &[
-        "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize",
-        "f32", "f64",
-    ];
-    NUMBERS.iter().any(|n| segment.ident == n)
-}
-
 fn last_segment(ty: &syn::Type) -> Option<&syn::PathSegment> {
     match ty {
         syn::Type::Path(path) if path.qself.is_none() => path.path.segments.last(),
@@ -861,13 +841,5 @@ mod tests {
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors[0].contains("starting with `_` are reserved"));
         assert!(errors[1].contains("`id` is part of the key"));
-    }
-
-    #[test]
-    fn numeric_types() {
-        assert!(is_numeric(&syn::parse_quote!(i64)));
-        assert!(is_numeric(&syn::parse_quote!(Option<u32>)));
-        assert!(!is_numeric(&syn::parse_quote!(String)));
-        assert!(!is_numeric(&syn::parse_quote!(Option<String>)));
     }
 }

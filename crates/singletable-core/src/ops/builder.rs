@@ -1,7 +1,6 @@
-//! The methods every generated builder has, written once. `<Entity>Query` and each
-//! `<Entity><Index>Query` are a [`Query`] with the entity's named range queries on top, and
-//! `<Entity>Update` an [`Update`] with a setter per field; the rest comes from these traits, so
-//! no entity compiles its own copy of them.
+//! The methods every generated query builder has, written once. `<Entity>Query` and each
+//! `<Entity><Index>Query` are a [`Query`] with the entity's named range queries on top; the rest
+//! comes from [`QueryBuilder`], so no entity compiles its own copy of it.
 
 use std::future::Future;
 
@@ -10,7 +9,6 @@ use futures::Stream;
 use crate::error::Result;
 use crate::expr::Condition;
 use crate::ops::query::{Page, Projected, Query, SortKey};
-use crate::ops::update::Update;
 use crate::projection::Projection;
 use crate::schema::Schema;
 
@@ -102,43 +100,5 @@ pub trait QueryBuilder<'t>: Sized {
     /// Reads the projection `P` of each item instead of the whole entity.
     fn project<P: Projection<Entity = Self::Entity>>(self) -> Projected<'t, P> {
         self.into_query().project()
-    }
-}
-
-/// The methods of a generated update builder (`<Entity>Update`) beside its setters. In scope
-/// with `use singletable::prelude::*`.
-///
-/// ```ignore
-/// use singletable::prelude::*;
-///
-/// let team = Team::update(&table, team.key())
-///     .add_member_count(1)
-///     .condition(Team::FIELDS.member_count.lt(&50))
-///     .send()
-///     .await?;
-/// ```
-pub trait UpdateBuilder<'t>: Sized {
-    /// The entity the update writes.
-    type Entity: Schema;
-
-    /// The untyped update underneath.
-    fn into_update(self) -> Update<'t, Self::Entity>;
-
-    /// The builder around `update`.
-    #[doc(hidden)]
-    fn from_update(update: Update<'t, Self::Entity>) -> Self;
-
-    /// Writes only where `condition` (built from the entity's `FIELDS`) holds for the stored
-    /// item; `Error::ConditionFailed` otherwise. A second condition is combined with `and`.
-    fn condition(self, condition: Condition<Self::Entity>) -> Self {
-        let mut update = self.into_update();
-        update.condition(condition);
-        Self::from_update(update)
-    }
-
-    /// Sends the update; returns the entity as stored afterwards, or `Error::NotFound` when
-    /// there is no item at the key (none is created; an upsert creates it).
-    fn send(self) -> impl Future<Output = Result<Self::Entity>> + Send {
-        self.into_update().send()
     }
 }

@@ -1,7 +1,9 @@
 //! `update`: changes fields of an existing item and returns the updated entity.
 //!
-//! The derive wraps [`Update`] in a typed builder whose setters exist only for non-key fields
-//! (and `add_*`/`subtract_*` only for numeric ones); this type does the work once for all.
+//! An update names the fields it changes by their typed handles (`<Entity>::FIELDS`), whose
+//! types say which changes fit: only fields outside the key have handles, only numbers are added
+//! to, only an `Option` is removed, and a field the library writes has none of these. One
+//! generic builder serves every entity, so the derive generates no update code.
 
 use std::borrow::Cow;
 use std::marker::PhantomData;
@@ -10,25 +12,38 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde::Serialize;
 
 use crate::autogen;
-use crate::codec::{SerializeWith, Stamps};
+use crate::autogen::Expiry;
+use crate::codec::Stamps;
 use crate::error::{Error, ItemKey, Result};
-use crate::expr::Condition;
+use crate::expr::role::{ExpiresAt, IndexSource, Plain};
+use crate::expr::{Condition, Field};
 use crate::item::{self, Item, WRITE_ATTRIBUTE};
 use crate::key;
 use crate::later::Later;
-use crate::schema::{EntityKey, Schema};
+use crate::schema::{EntityKey, Schema, Versioned};
 use crate::table::Table;
 use crate::write::audited;
 use crate::write::single::{self, Outcome, Write};
 use crate::write::update::{refused, Action, Plan};
 use crate::{KeyPart, Template};
 
-/// An update of one item, built by the generated `<Entity>Update` and sent with `send()`.
+/// An update of one item of entity `E`, started by `E::update` (or `E::upsert`) and sent with
+/// [`send`](Self::send).
 ///
-/// Its attribute setters are what the typed builder calls, and hidden: use the typed setters.
-/// Whatever calls them, an update never writes a key attribute, an index key, the tenant field,
-/// a field the keys are made of, the version or an attribute the library keeps: such a change
-/// fails `send()` with [`Error::InvalidRequest`] before any request.
+/// ```ignore
+/// let team = Team::update(&table, team.key())
+///     .set(Team::FIELDS.name, "Platform")
+///     .add(Team::FIELDS.member_count, 1)
+///     .remove(Team::FIELDS.description)
+///     .condition(Team::FIELDS.member_count.lt(50))
+///     .send()
+///     .await?;
+/// ```
+///
+/// Whatever names the attribute, an update never writes a key attribute, an index key, the
+/// tenant field, a field the keys are made of, the version or an attribute the library keeps:
+/// the typed methods cannot name them, and a change by name fails `send()` with
+/// [`Error::InvalidRequest`] before any request.
 ///
 /// Setting one field twice keeps the last change. Errors found while building (an invalid key,
 /// a value that does not encode) are reported by `send()`, before any request.
@@ -83,10 +98,109 @@ impl<'t, E: Schema> Update<'t, E> {
         upsert
     }
 
-    /// Sets `attribute` to `value`; a value that encodes as null (`None`) removes the attribute.
+    /// Sets `field` to `value`. `None` removes an `Option` field's attribute.
+    ///
+    /// ```ignore
+    /// Team::update(&table, key).set(Team::FIELDS.name, "Platform").send().await?;
+    /// ```
+    pub fn set<T: Serialize, R: Settable<T>>(
+        mut self,
+        field: Field<E, T, R>,
+        value: impl Into<T>,
+    ) -> Self {
+        let value = value.into();
+        self.set_encoded(field.attribute(), field.encode(&value));
+        R::settle(&mut self, &field, &value);
+        self
+    }
+
+    /// Removes an `Option` field (it reads back as `None`).
+    pub fn remove<T, R: Removable>(mut self, field: Field<E, Option<T>, R>) -> Self {
+        self.push(field.attribute(), Action::Remove);
+        if let Some(param) = field.index_param() {
+            // A field that is `None` takes the item out of the indexes it is in.
+            self.index_source(param, None);
+        }
+        R::settle_removal(&mut self);
+        self
+    }
+
+    /// Adds `amount` to a numeric field atomically (a missing attribute counts as zero).
+    pub fn add<T: Number>(mut self, field: Field<E, T>, amount: T::Amount) -> Self {
+        if let Some(amount) = self.encode(field.attribute(), amount) {
+            self.push(field.attribute(), Action::Add(amount));
+        }
+        self
+    }
+
+    /// Subtracts `amount` from a numeric field atomically (a missing attribute counts as zero).
+    pub fn subtract<T: Number>(mut self, field: Field<E, T>, amount: T::Amount) -> Self {
+        if let Some(amount) = self.encode(field.attribute(), amount) {
+            self.push(field.attribute(), Action::Subtract(amount));
+        }
+        self
+    }
+
+    /// Sets an `Option` field to `value` only where the stored item has none yet.
+    pub fn set_if_absent<T: Serialize>(
+        mut self,
+        field: Field<E, Option<T>>,
+        value: impl Into<T>,
+    ) -> Self {
+        let encoded = field.encode(&Some(value.into()));
+        if let Some(value) = self.check(field.attribute(), encoded) {
+            self.push(field.attribute(), Action::SetIfAbsent(value));
+        }
+        self
+    }
+
+    /// Appends `items` to a `Vec` field atomically (a missing list counts as empty).
+    pub fn append<T: Serialize>(mut self, field: Field<E, Vec<T>>, items: Vec<T>) -> Self {
+        if let Some(items) = self.check(field.attribute(), field.encode(&items)) {
+            self.push(field.attribute(), Action::Append(items));
+        }
+        self
+    }
+
+    /// Puts `items` in front of a `Vec` field atomically (a missing list counts as empty).
+    pub fn prepend<T: Serialize>(mut self, field: Field<E, Vec<T>>, items: Vec<T>) -> Self {
+        if let Some(items) = self.check(field.attribute(), field.encode(&items)) {
+            self.push(field.attribute(), Action::Prepend(items));
+        }
+        self
+    }
+
+    /// Writes only where `condition` (built from the entity's `FIELDS`) holds for the stored
+    /// item; `Error::ConditionFailed` otherwise. A second condition is combined with `and`.
+    pub fn condition(mut self, condition: Condition<E>) -> Self {
+        self.condition = Some(match self.condition.take() {
+            Some(existing) => existing.and(condition),
+            None => condition,
+        });
+        self
+    }
+
+    /// Writes only over `version`, the version the entity was read at;
+    /// `Error::VersionConflict` when another write came first.
+    pub fn if_version(mut self, version: u64) -> Self
+    where
+        E: Versioned,
+    {
+        self.expected_version = Some(version);
+        self
+    }
+
+    /// Sets `attribute` by name, for tests of the guards: the typed methods above cannot name
+    /// a key, the tenant or an attribute the library keeps, and this is refused by `send()`.
     #[doc(hidden)]
-    pub fn set<V: Serialize>(&mut self, attribute: &'static str, value: V) {
+    pub fn set_attribute<V: Serialize>(&mut self, attribute: &'static str, value: V) {
         self.set_encoded(attribute, serde_dynamo::to_attribute_value(value));
+    }
+
+    /// Removes `attribute` by name, under the guards of [`set_attribute`](Self::set_attribute).
+    #[doc(hidden)]
+    pub fn remove_attribute(&mut self, attribute: &'static str) {
+        self.push(attribute, Action::Remove);
     }
 
     fn set_encoded(
@@ -102,36 +216,9 @@ impl<'t, E: Schema> Update<'t, E> {
         self.push(attribute, action);
     }
 
-    /// Like [`set`](Self::set), encoding with a field's `#[serde(with = "...")]` function.
-    #[doc(hidden)]
-    pub fn set_with<V: ?Sized>(
-        &mut self,
-        attribute: &'static str,
-        value: &V,
-        with: SerializeWith<V>,
-    ) {
-        let encoded = with(value, serde_dynamo::Serializer).map(Into::into);
-        self.set_encoded(attribute, encoded);
-    }
-
-    /// Writes only where `condition` holds for the item as stored; a second condition is
-    /// combined with `and`.
-    pub fn condition(&mut self, condition: Condition<E>) {
-        self.condition = Some(match self.condition.take() {
-            Some(existing) => existing.and(condition),
-            None => condition,
-        });
-    }
-
-    /// Writes only over `version` of a versioned entity (the version it was read at).
-    pub fn if_version(&mut self, version: u64) {
-        self.expected_version = Some(version);
-    }
-
     /// Sets the item's expiry (epoch seconds) in the table's time-to-live attribute, or removes
     /// it for `None`.
-    #[doc(hidden)]
-    pub fn set_expiry(&mut self, at: Option<i64>) {
+    fn set_expiry(&mut self, at: Option<i64>) {
         match item::ttl_attribute::<E>(self.table) {
             Ok(attribute) => {
                 let action = at.map_or(Action::Remove, |at| {
@@ -142,52 +229,6 @@ impl<'t, E: Schema> Update<'t, E> {
             Err(error) => {
                 self.error.get_or_insert(error);
             }
-        }
-    }
-
-    /// Removes `attribute` from the item.
-    #[doc(hidden)]
-    pub fn remove(&mut self, attribute: &'static str) {
-        self.push(attribute, Action::Remove);
-    }
-
-    /// Adds `amount` to a number attribute atomically (a missing attribute counts as zero).
-    #[doc(hidden)]
-    pub fn add<V: Serialize>(&mut self, attribute: &'static str, amount: V) {
-        if let Some(amount) = self.encode(attribute, amount) {
-            self.push(attribute, Action::Add(amount));
-        }
-    }
-
-    /// Subtracts `amount` from a number attribute atomically (a missing attribute counts as zero).
-    #[doc(hidden)]
-    pub fn subtract<V: Serialize>(&mut self, attribute: &'static str, amount: V) {
-        if let Some(amount) = self.encode(attribute, amount) {
-            self.push(attribute, Action::Subtract(amount));
-        }
-    }
-
-    /// Sets `attribute` to `value` only where the item has no such attribute yet.
-    #[doc(hidden)]
-    pub fn set_if_absent<V: Serialize>(&mut self, attribute: &'static str, value: V) {
-        if let Some(value) = self.encode(attribute, value) {
-            self.push(attribute, Action::SetIfAbsent(value));
-        }
-    }
-
-    /// Appends `items` to a list attribute (a missing list counts as empty).
-    #[doc(hidden)]
-    pub fn append<V: Serialize>(&mut self, attribute: &'static str, items: V) {
-        if let Some(items) = self.encode(attribute, items) {
-            self.push(attribute, Action::Append(items));
-        }
-    }
-
-    /// Puts `items` in front of a list attribute (a missing list counts as empty).
-    #[doc(hidden)]
-    pub fn prepend<V: Serialize>(&mut self, attribute: &'static str, items: V) {
-        if let Some(items) = self.encode(attribute, items) {
-            self.push(attribute, Action::Prepend(items));
         }
     }
 
@@ -242,8 +283,7 @@ impl<'t, E: Schema> Update<'t, E> {
 
     /// Records the new value of `param`, a placeholder of a secondary index key, so that
     /// `send()` rewrites that index's keys (or removes them, for `None`).
-    #[doc(hidden)]
-    pub fn index_source(&mut self, param: &'static str, value: Option<&dyn KeyPart>) {
+    fn index_source(&mut self, param: &'static str, value: Option<&dyn KeyPart>) {
         let text = value.map(|value| {
             let mut text = String::new();
             value.write_key_part(&mut text);
@@ -400,3 +440,86 @@ impl<'t, E: Schema> Update<'t, E> {
         }
     }
 }
+
+/// What setting a field of role `Self` does besides storing the value: an index source rewrites
+/// the index keys it is in, the expiry field moves the item's expiry.
+#[diagnostic::on_unimplemented(
+    message = "an update cannot set a `{T}` field of role `{Self}`",
+    note = "`ReadOnly` fields (the version, `on_update` timestamps) are written by every write itself"
+)]
+pub trait Settable<T> {
+    #[doc(hidden)]
+    fn settle<E: Schema>(update: &mut Update<'_, E>, field: &Field<E, T, Self>, value: &T)
+    where
+        Self: Sized;
+}
+
+impl<T> Settable<T> for Plain {
+    fn settle<E: Schema>(_: &mut Update<'_, E>, _: &Field<E, T, Self>, _: &T) {}
+}
+
+impl<T> Settable<T> for IndexSource {
+    fn settle<E: Schema>(update: &mut Update<'_, E>, field: &Field<E, T, Self>, value: &T) {
+        if let Some((param, part)) = field.index_part(value) {
+            update.index_source(param, part);
+        }
+    }
+}
+
+impl<T: Expiry> Settable<T> for ExpiresAt {
+    fn settle<E: Schema>(update: &mut Update<'_, E>, field: &Field<E, T, Self>, value: &T) {
+        update.set_expiry(value.epoch_seconds());
+        if let Some((param, part)) = field.index_part(value) {
+            update.index_source(param, part);
+        }
+    }
+}
+
+/// What removing an `Option` field of role `Self` does besides removing the attribute (and
+/// taking the item out of the indexes the field is in).
+#[diagnostic::on_unimplemented(
+    message = "an update cannot remove a field of role `{Self}`",
+    note = "`ReadOnly` fields (the version, `on_update` timestamps) are written by every write itself"
+)]
+pub trait Removable {
+    #[doc(hidden)]
+    fn settle_removal<E: Schema>(update: &mut Update<'_, E>);
+}
+
+impl Removable for Plain {
+    fn settle_removal<E: Schema>(_: &mut Update<'_, E>) {}
+}
+
+impl Removable for IndexSource {
+    fn settle_removal<E: Schema>(_: &mut Update<'_, E>) {}
+}
+
+impl Removable for ExpiresAt {
+    fn settle_removal<E: Schema>(update: &mut Update<'_, E>) {
+        update.set_expiry(None);
+    }
+}
+
+/// A numeric field's type, whose stored number an update adds to or subtracts from by an
+/// `Amount` (the number itself, also for an `Option` of one).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a number: only numeric fields are added to or subtracted from"
+)]
+pub trait Number {
+    /// What is added or subtracted.
+    type Amount: Serialize;
+}
+
+macro_rules! numbers {
+    ($($number:ty),*) => {$(
+        impl Number for $number {
+            type Amount = $number;
+        }
+
+        impl Number for Option<$number> {
+            type Amount = $number;
+        }
+    )*};
+}
+
+numbers!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64);

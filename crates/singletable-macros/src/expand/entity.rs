@@ -6,7 +6,6 @@ use syn::ext::IdentExt;
 
 use super::key::{borrow_from_self, template_const};
 use super::new::is_supplied;
-use super::update::set_call;
 use super::{private, Names};
 use crate::ast::{Entity, Field};
 use crate::attr::Autogen;
@@ -19,7 +18,6 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         key,
         partition,
         new,
-        update,
         query,
         ..
     } = names;
@@ -95,6 +93,12 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             fn version(&self) -> ::core::option::Option<u64> {
                 ::core::option::Option::Some(self.#field)
             }
+        }
+    });
+    let versioned = keys.version.map(|_| {
+        quote! {
+            #[automatically_derived]
+            impl #private::Versioned for #ident {}
         }
     });
     let mut key_fields: Vec<&str> = Vec::new();
@@ -183,9 +187,20 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
 
         #[automatically_derived]
         impl #private::Entity for #ident {
-            type Update<'t> = #update<'t>;
             type Query<'t> = #query<'t>;
         }
+
+        #versioned
+    }
+}
+
+/// Stores `value` (an expression of type `&T`) in `update` (the entity's `Stamps`), through the
+/// field's `serialize_with` when it has one, so the attribute matches what `Serialize` writes.
+fn set_call(field: &Field, update: TokenStream, value: TokenStream) -> TokenStream {
+    let stored = &field.stored_name;
+    match &field.attrs.serialize_with {
+        Some(with) => quote!(#update.set_with(#stored, #value, #with)),
+        None => quote!(#update.set(#stored, #value)),
     }
 }
 

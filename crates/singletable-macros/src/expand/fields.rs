@@ -1,38 +1,59 @@
-//! `<Entity>::FIELDS`: a typed handle per non-key field, for building query filters.
+//! `<Entity>::FIELDS`: a typed handle per non-key field, for filters, conditions and updates.
+//! A handle's role (`singletable::role`) says what an update may do with the field.
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{in_key, private, Names};
 use crate::ast::Entity;
-use crate::validate::Keys;
+use crate::validate::{option_inner, Keys};
 
 pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
     let private = private();
     let (ident, vis, fields) = (entity.ident, entity.vis, &names.fields);
     let in_key = in_key(keys);
-    let filterable: Vec<_> = entity
+    let index_fields = keys.index_fields();
+    let handles: Vec<_> = entity
         .fields
         .iter()
         .enumerate()
         .filter(|(i, f)| !in_key(*i) && !f.attrs.serde_skip)
-        .map(|(_, f)| f)
-        .collect();
-    let members = filterable.iter().map(|f| {
-        let (vis, name, ty) = (f.vis, f.ident, f.ty);
-        quote!(#vis #name: #private::Field<#ident, #ty>)
-    });
-    let values = filterable.iter().map(|f| {
-        let (name, ty, stored) = (f.ident, f.ty, &f.stored_name);
-        let with = match &f.attrs.serialize_with {
-            Some(with) => {
-                quote!(::core::option::Option::Some(#with as #private::SerializeWith<#ty>))
+        .map(|(i, f)| {
+            let (vis, name, ty, stored) = (f.vis, f.ident, f.ty, &f.stored_name);
+            let index_source = index_fields.contains(&i);
+            let role = if f.attrs.version.is_some() || f.attrs.on_update.is_some() {
+                quote!(ReadOnly)
+            } else if keys.ttl == Some(i) {
+                quote!(ExpiresAt)
+            } else if index_source {
+                quote!(IndexSource)
+            } else {
+                quote!(Plain)
+            };
+            let member = quote!(#vis #name: #private::Field<#ident, #ty, #private::#role>);
+            let with = match &f.attrs.serialize_with {
+                Some(with) => {
+                    quote!(::core::option::Option::Some(#with as #private::SerializeWith<#ty>))
+                }
+                None => quote!(::core::option::Option::None),
+            };
+            let mut value = quote!(#private::Field::new(#stored, #with));
+            if index_source {
+                let param = f.param_name();
+                let key_part = match option_inner(ty) {
+                    Some(inner) => quote!(#private::optional_key_part::<#inner>),
+                    None => quote!(#private::some_key_part::<#ty>),
+                };
+                value = quote!(#value.index_source(#param, #key_part));
             }
-            None => quote!(::core::option::Option::None),
-        };
-        quote!(#name: #private::Field::new(#stored, #with))
-    });
-    let doc = format!("The fields of [`{ident}`] outside its key, for filters: `{ident}::FIELDS`.");
+            (member, quote!(#name: #value))
+        })
+        .collect();
+    let (members, values) = (handles.iter().map(|h| &h.0), handles.iter().map(|h| &h.1));
+    let doc = format!(
+        "The fields of [`{ident}`] outside its key, for filters, conditions and updates: \
+         `{ident}::FIELDS`."
+    );
     quote! {
         #[doc = #doc]
         #vis struct #fields {
@@ -40,7 +61,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         }
 
         impl #ident {
-            /// Typed handles of the fields outside the key, for query filters.
+            /// Typed handles of the fields outside the key, for filters, conditions and updates.
             #vis const FIELDS: #fields = #fields {
                 #(#values,)*
             };

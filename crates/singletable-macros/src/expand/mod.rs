@@ -13,7 +13,6 @@ mod key;
 mod new;
 mod query;
 mod unique;
-mod update;
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -37,7 +36,6 @@ pub fn derive_entity(input: &DeriveInput) -> syn::Result<TokenStream> {
     let names = Names::of(entity.ident);
     let key = key::expand(&entity, &keys, &names);
     let new = new::expand(&entity, &names);
-    let update = update::expand(&entity, &keys, &names);
     let query = query::expand(&entity, &keys, &names);
     let fields = fields::expand(&entity, &keys, &names);
     let indexes = index::expand(&entity, &keys);
@@ -45,7 +43,6 @@ pub fn derive_entity(input: &DeriveInput) -> syn::Result<TokenStream> {
     Ok(quote! {
         #key
         #new
-        #update
         #query
         #fields
         #indexes
@@ -61,7 +58,6 @@ struct Names {
     key: Ident,
     partition: Ident,
     new: Ident,
-    update: Ident,
     query: Ident,
     fields: Ident,
 }
@@ -72,7 +68,6 @@ impl Names {
             key: format_ident!("{entity}Key"),
             partition: format_ident!("{entity}Partition"),
             new: format_ident!("New{entity}"),
-            update: format_ident!("{entity}Update"),
             query: format_ident!("{entity}Query"),
             fields: format_ident!("{entity}Fields"),
         }
