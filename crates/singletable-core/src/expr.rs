@@ -90,13 +90,20 @@ type Operand = Result<AttributeValue, String>;
 
 impl<E, T, R> Field<E, T, R> {
     #[doc(hidden)]
-    pub const fn new(attribute: &'static str, with: Option<SerializeWith<T>>) -> Self {
+    pub const fn new(attribute: &'static str) -> Self {
         Field {
             attribute,
-            with,
+            with: None,
             index: None,
             entity: PhantomData,
         }
+    }
+
+    /// The field, stored through its `#[serde(with = "...")]` function.
+    #[doc(hidden)]
+    pub const fn serialize_with(mut self, with: SerializeWith<T>) -> Self {
+        self.with = Some(with);
+        self
     }
 
     /// The field, whose value goes into index keys as placeholder `param`.

@@ -122,6 +122,10 @@ pub mod __private {
     };
     pub use futures::Stream;
     pub use singletable_keys::{prefix_upper_bound, Segment};
+    // Short paths for generated code.
+    pub use ::core::option::Option::{self, None, Some};
+    pub use ::core::result::Result::Ok;
+    pub use ::std::string::String;
     pub use time::OffsetDateTime;
 
     /// A key field's value as a key part; generic so that a field type that is not a key part

@@ -63,7 +63,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             const COMPATIBLE: u32 = #compatible;
 
             #[inline]
-            fn upgrade(from: u32, item: &mut #private::Item) -> ::core::result::Result<(), ::std::string::String> {
+            fn upgrade(from: u32, item: &mut #private::Item) -> ::core::result::Result<(), #private::String> {
                 #upgrade(from, item)
             }
         }
@@ -79,7 +79,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             const EXPIRES: bool = true;
 
             #[inline]
-            fn expires_at(&self) -> ::core::option::Option<i64> {
+            fn expires_at(&self) -> #private::Option<i64> {
                 <#ty as #private::Expiry>::epoch_seconds(&self.#field)
             }
         }
@@ -87,11 +87,11 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
     let version_items = keys.version.map(|i| {
         let (field, stored) = (entity.fields[i].ident, &entity.fields[i].stored_name);
         quote! {
-            const VERSION: ::core::option::Option<&'static str> = ::core::option::Option::Some(#stored);
+            const VERSION: #private::Option<&'static str> = #private::Option::Some(#stored);
 
             #[inline]
-            fn version(&self) -> ::core::option::Option<u64> {
-                ::core::option::Option::Some(self.#field)
+            fn version(&self) -> #private::Option<u64> {
+                #private::Option::Some(self.#field)
             }
         }
     });
@@ -129,12 +129,12 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         let param = entity.fields[i].param_name();
         let stored = &entity.fields[i].stored_name;
         quote! {
-            const TENANT_PARAM: ::core::option::Option<&'static str> = ::core::option::Option::Some(#param);
-            const TENANT_FIELD: ::core::option::Option<&'static str> = ::core::option::Option::Some(#stored);
+            const TENANT_PARAM: #private::Option<&'static str> = #private::Option::Some(#param);
+            const TENANT_FIELD: #private::Option<&'static str> = #private::Option::Some(#stored);
 
             #[inline]
-            fn tenant(&self) -> ::core::option::Option<&str> {
-                ::core::option::Option::Some(&self.#field)
+            fn tenant(&self) -> #private::Option<&str> {
+                #private::Option::Some(&self.#field)
             }
         }
     });
@@ -163,7 +163,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
                 table: &#private::Table,
             ) -> #private::Result<Self> {
                 let _ = (now, table);
-                ::core::result::Result::Ok(#ident {
+                #private::Ok(#ident {
                     #(#fill,)*
                 })
             }

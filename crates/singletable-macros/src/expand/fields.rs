@@ -4,12 +4,13 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{in_key, private, Names};
+use super::{in_key, private, runtime, Names};
 use crate::ast::Entity;
 use crate::validate::{option_inner, Keys};
 
-pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
-    let private = private();
+/// The fields struct, and the impl with `FIELDS`.
+pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> (TokenStream, TokenStream) {
+    let (private, runtime) = (private(), runtime());
     let (ident, vis, fields) = (entity.ident, entity.vis, &names.fields);
     let in_key = in_key(keys);
     let index_fields = keys.index_fields();
@@ -22,22 +23,20 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             let (vis, name, ty, stored) = (f.vis, f.ident, f.ty, &f.stored_name);
             let index_source = index_fields.contains(&i);
             let role = if f.attrs.version.is_some() || f.attrs.on_update.is_some() {
-                quote!(ReadOnly)
+                quote!(, #runtime::ReadOnly)
             } else if keys.ttl == Some(i) {
-                quote!(ExpiresAt)
+                quote!(, #runtime::ExpiresAt)
             } else if index_source {
-                quote!(IndexSource)
+                quote!(, #runtime::IndexSource)
             } else {
-                quote!(Plain)
+                // The default role.
+                TokenStream::new()
             };
-            let member = quote!(#vis #name: #private::Field<#ident, #ty, #private::#role>);
-            let with = match &f.attrs.serialize_with {
-                Some(with) => {
-                    quote!(::core::option::Option::Some(#with as #private::SerializeWith<#ty>))
-                }
-                None => quote!(::core::option::Option::None),
-            };
-            let mut value = quote!(#private::Field::new(#stored, #with));
+            let member = quote!(#vis #name: #runtime::Field<#ident, #ty #role>);
+            let mut value = quote!(#private::Field::new(#stored));
+            if let Some(with) = &f.attrs.serialize_with {
+                value = quote!(#value.serialize_with(#with));
+            }
             if index_source {
                 let param = f.param_name();
                 let key_part = match option_inner(ty) {
@@ -54,17 +53,19 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         "The fields of [`{ident}`] outside its key, for filters, conditions and updates: \
          `{ident}::FIELDS`."
     );
-    quote! {
+    let definition = quote! {
         #[doc = #doc]
         #vis struct #fields {
             #(#members,)*
         }
-
+    };
+    let impls = quote! {
         impl #ident {
             /// Typed handles of the fields outside the key, for filters, conditions and updates.
             #vis const FIELDS: #fields = #fields {
                 #(#values,)*
             };
         }
-    }
+    };
+    (definition, impls)
 }

@@ -6,8 +6,8 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::key::{bind_tenant, borrowed_type, supplied, template_const, values};
-use super::private;
 use super::query::{builder_impl, range_method};
+use super::{private, runtime};
 use crate::ast::{Entity, Field};
 use crate::validate::{option_inner, IndexQuery, Key, Keys};
 
@@ -37,8 +37,8 @@ pub fn entity_items(entity: &Entity, keys: &Keys) -> TokenStream {
         fn index_keys(
             &self,
             separator: char,
-        ) -> #private::Result<::std::vec::Vec<::core::option::Option<#private::ItemKey>>> {
-            ::core::result::Result::Ok(::std::vec![#(#renders),*])
+        ) -> #private::Result<::std::vec::Vec<#private::Option<#private::ItemKey>>> {
+            #private::Ok(::std::vec![#(#renders),*])
         }
     }
 }
@@ -72,7 +72,7 @@ fn index_key(entity: &Entity, i: usize, index: &IndexQuery) -> TokenStream {
     let (pk, sk) = (value(&index.pk), value(&index.sk));
     let render = quote!(#private::render_index::<Self>(#i, #pk, #sk, separator)?);
     if optional.is_empty() {
-        return quote!(::core::option::Option::Some(#render));
+        return quote!(#private::Option::Some(#render));
     }
     let sources = optional.iter().map(|f| {
         let name = f.ident;
@@ -80,19 +80,20 @@ fn index_key(entity: &Entity, i: usize, index: &IndexQuery) -> TokenStream {
     });
     let patterns = optional.iter().map(|f| {
         let bound = format_ident!("__{}", f.ident);
-        quote!(::core::option::Option::Some(#bound))
+        quote!(#private::Option::Some(#bound))
     });
     quote! {
         match (#(#sources,)*) {
-            (#(#patterns,)*) => ::core::option::Option::Some(#render),
-            _ => ::core::option::Option::None,
+            (#(#patterns,)*) => #private::Option::Some(#render),
+            _ => #private::Option::None,
         }
     }
 }
 
-/// Per index: the partition struct and the query function on the entity.
-pub fn expand(entity: &Entity, keys: &Keys) -> TokenStream {
-    let private = private();
+/// Per index: the partition struct and the query builder struct; and the builder's impls and
+/// the query function on the entity.
+pub fn expand(entity: &Entity, keys: &Keys) -> (TokenStream, TokenStream) {
+    let (private, runtime) = (private(), runtime());
     let (ident, vis) = (entity.ident, entity.vis);
     let items = keys.indexes.iter().enumerate().map(|(i, index)| {
         let query = &index.query;
@@ -146,9 +147,7 @@ pub fn expand(entity: &Entity, keys: &Keys) -> TokenStream {
                  is the given value; no tenant scope is needed, and no item data is read.",
                 index.pk.text
             );
-            return quote! {
-                #definition
-
+            let lookup = quote! {
                 impl #ident {
                     #[doc = #lookup_doc]
                     #[inline]
@@ -163,16 +162,18 @@ pub fn expand(entity: &Entity, keys: &Keys) -> TokenStream {
                     }
                 }
             };
+            return (definition, lookup);
         }
         let ranges = index.ranges.iter().map(|r| range_method(entity, keys, r));
         let builder_impl = builder_impl(&builder, ident);
-        quote! {
+        let definitions = quote! {
             #definition
 
             #[doc = #builder_doc]
             #[must_use = "a query does nothing until it is run"]
-            #vis struct #builder<'t>(#private::Query<'t, #ident>);
-
+            #vis struct #builder<'t>(#runtime::Query<'t, #ident>);
+        };
+        let impls = quote! {
             #builder_impl
 
             impl<'t> #builder<'t> {
@@ -194,9 +195,11 @@ pub fn expand(entity: &Entity, keys: &Keys) -> TokenStream {
                     #builder(#private::Query::index(table, #name, pk))
                 }
             }
-        }
+        };
+        (definitions, impls)
     });
-    quote!(#(#items)*)
+    let (definitions, impls): (Vec<_>, Vec<_>) = items.unzip();
+    (quote!(#(#definitions)*), quote!(#(#impls)*))
 }
 
 fn pascal_case(snake: &str) -> String {

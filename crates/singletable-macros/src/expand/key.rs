@@ -10,7 +10,8 @@ use super::{private, Names};
 use crate::ast::{Entity, Field};
 use crate::validate::{option_inner, Key, Keys};
 
-pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
+/// The key and partition structs, and their impls.
+pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> (TokenStream, TokenStream) {
     let private = private();
     let ident = entity.ident;
     let (key, partition) = (&names.key, &names.partition);
@@ -47,12 +48,11 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
     let sk_values = values(entity, keys, &keys.sk, self_field);
     let bind_key = bind_tenant(entity, keys, &keys.fields());
     let bind_partition = bind_tenant(entity, keys, &keys.pk.fields);
-    quote! {
+    let definitions = quote! {
         #key_struct
         #partition_struct
-
-        #[doc(hidden)]
-        const _: () = {
+    };
+    let impls = quote! {
             #[automatically_derived]
             impl<'k> #private::EntityKey for #key<'k> {
                 #[inline]
@@ -66,14 +66,14 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             #[automatically_derived]
             impl<'k> #private::PartitionKey for #partition_type<'k> {
                 #[inline]
-                fn partition_key(&self, table: &#private::Table) -> #private::Result<::std::string::String> {
+                fn partition_key(&self, table: &#private::Table) -> #private::Result<#private::String> {
                     let separator = table.separator();
                     #bind_partition
                     #private::render_partition::<#ident>(#pk_values, separator)
                 }
             }
-        };
-    }
+    };
+    (definitions, impls)
 }
 
 /// A struct of borrowed values, one per field in `fields` (named by its placeholder). It has no

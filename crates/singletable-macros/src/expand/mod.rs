@@ -34,12 +34,16 @@ pub fn derive_entity(input: &DeriveInput) -> syn::Result<TokenStream> {
         return Ok(TokenStream::new());
     };
     let names = Names::of(entity.ident);
-    let key = key::expand(&entity, &keys, &names);
+    let (key, key_impls) = key::expand(&entity, &keys, &names);
     let new = new::expand(&entity, &names);
-    let query = query::expand(&entity, &keys, &names);
-    let fields = fields::expand(&entity, &keys, &names);
-    let indexes = index::expand(&entity, &keys);
+    let (query, query_impls) = query::expand(&entity, &keys, &names);
+    let (fields, fields_impl) = fields::expand(&entity, &keys, &names);
+    let (indexes, index_impls) = index::expand(&entity, &keys);
     let entity_impl = entity::expand(&entity, &keys, &names);
+    let runtime = runtime();
+    let private = private();
+    // The types are defined where the entity is; everything else is in one block that names
+    // the runtime by a short local path (less for the compiler to read and resolve).
     Ok(quote! {
         #key
         #new
@@ -48,6 +52,11 @@ pub fn derive_entity(input: &DeriveInput) -> syn::Result<TokenStream> {
         #indexes
         #[doc(hidden)]
         const _: () = {
+            use #runtime as #private;
+            #key_impls
+            #query_impls
+            #fields_impl
+            #index_impls
             #entity_impl
         };
     })
@@ -75,8 +84,13 @@ impl Names {
 }
 
 /// The hidden path generated code reaches the runtime through.
-fn private() -> TokenStream {
+fn runtime() -> TokenStream {
     quote!(::singletable::__private)
+}
+
+/// What [`runtime`] is imported as in the block of generated impls.
+fn private() -> TokenStream {
+    quote!(__singletable)
 }
 
 /// Which fields are in a key, by index.

@@ -5,13 +5,14 @@ use quote::{format_ident, quote};
 use syn::Ident;
 
 use super::key::{bind_tenant, borrowed_type, supplied, template_const, values};
-use super::{private, Names};
+use super::{private, runtime, Names};
 use crate::ast::{Entity, Field};
 use crate::attr::RangeOp;
 use crate::validate::{option_inner, Keys, RangeQuery};
 
-pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
-    let private = private();
+/// The query builder struct, and its impls.
+pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> (TokenStream, TokenStream) {
+    let runtime = runtime();
     let (ident, vis, query) = (entity.ident, entity.vis, &names.query);
     let doc = format!(
         "A query of [`{ident}`] items in one partition, started by `{ident}::query`; run it with \
@@ -19,17 +20,19 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
     );
     let ranges = keys.ranges.iter().map(|r| range_method(entity, keys, r));
     let builder = builder_impl(query, ident);
-    quote! {
+    let definition = quote! {
         #[doc = #doc]
         #[must_use = "a query does nothing until it is run"]
-        #vis struct #query<'t>(#private::Query<'t, #ident>);
-
+        #vis struct #query<'t>(#runtime::Query<'t, #ident>);
+    };
+    let impls = quote! {
         #builder
 
         impl<'t> #query<'t> {
             #(#ranges)*
         }
-    }
+    };
+    (definition, impls)
 }
 
 /// The `QueryBuilder` impl of a query wrapper (of the table or of an index): the builder and
@@ -100,7 +103,7 @@ pub(super) fn range_method(entity: &Entity, keys: &Keys, range: &RangeQuery) -> 
             let condition = quote! {
                 #from.and_then(|from| {
                     let to = #private::prefix_upper_bound(&#to?, separator);
-                    ::core::result::Result::Ok(#private::SortKey::Between(from, to))
+                    #private::Ok(#private::SortKey::Between(from, to))
                 })
             };
             (quote!(#from_args, #to_args), condition)
@@ -117,6 +120,12 @@ pub(super) fn range_method(entity: &Entity, keys: &Keys, range: &RangeQuery) -> 
             (args, quote!(#value.map(#private::SortKey::#op)))
         }
     };
+    // The tenant is read in a closure, whose `?` ends there.
+    let condition = if bind.is_empty() {
+        condition
+    } else {
+        quote!((|| { #bind #condition })())
+    };
     quote! {
         #[doc = #doc]
         #[inline]
@@ -124,10 +133,7 @@ pub(super) fn range_method(entity: &Entity, keys: &Keys, range: &RangeQuery) -> 
             const TEMPLATE: #private::Template<'static> = #template;
             let table = self.0.table();
             let separator = table.separator();
-            let condition = (|| {
-                #bind
-                #condition
-            })();
+            let condition = #condition;
             Self(self.0.sort_key_or_error(condition))
         }
     }

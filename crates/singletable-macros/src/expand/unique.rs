@@ -25,7 +25,7 @@ pub fn entity_items(entity: &Entity, keys: &Keys) -> TokenStream {
             }
             None => {
                 let ty = f.ty;
-                quote!(::core::option::Option::Some(#private::unique_value::<#ty>(&self.#name)))
+                quote!(#private::Option::Some(#private::unique_value::<#ty>(&self.#name)))
             }
         };
         quote!((#stored, #value))
@@ -36,7 +36,7 @@ pub fn entity_items(entity: &Entity, keys: &Keys) -> TokenStream {
         #[inline]
         fn unique_values(
             &self,
-        ) -> ::std::vec::Vec<(&'static str, ::core::option::Option<::std::string::String>)> {
+        ) -> ::std::vec::Vec<(&'static str, #private::Option<#private::String>)> {
             ::std::vec![#(#values),*]
         }
     }
