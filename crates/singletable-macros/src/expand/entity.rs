@@ -87,11 +87,11 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
     let version_items = keys.version.map(|i| {
         let (field, stored) = (entity.fields[i].ident, &entity.fields[i].stored_name);
         quote! {
-            const VERSION: #private::Option<&'static str> = #private::Option::Some(#stored);
+            const VERSION: #private::Option<&'static str> = #private::Some(#stored);
 
             #[inline]
             fn version(&self) -> #private::Option<u64> {
-                #private::Option::Some(self.#field)
+                #private::Some(self.#field)
             }
         }
     });
@@ -129,12 +129,12 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         let param = entity.fields[i].param_name();
         let stored = &entity.fields[i].stored_name;
         quote! {
-            const TENANT_PARAM: #private::Option<&'static str> = #private::Option::Some(#param);
-            const TENANT_FIELD: #private::Option<&'static str> = #private::Option::Some(#stored);
+            const TENANT_PARAM: #private::Option<&'static str> = #private::Some(#param);
+            const TENANT_FIELD: #private::Option<&'static str> = #private::Some(#stored);
 
             #[inline]
             fn tenant(&self) -> #private::Option<&str> {
-                #private::Option::Some(&self.#field)
+                #private::Some(&self.#field)
             }
         }
     });

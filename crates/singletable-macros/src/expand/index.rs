@@ -72,7 +72,7 @@ fn index_key(entity: &Entity, i: usize, index: &IndexQuery) -> TokenStream {
     let (pk, sk) = (value(&index.pk), value(&index.sk));
     let render = quote!(#private::render_index::<Self>(#i, #pk, #sk, separator)?);
     if optional.is_empty() {
-        return quote!(#private::Option::Some(#render));
+        return quote!(#private::Some(#render));
     }
     let sources = optional.iter().map(|f| {
         let name = f.ident;
@@ -80,12 +80,12 @@ fn index_key(entity: &Entity, i: usize, index: &IndexQuery) -> TokenStream {
     });
     let patterns = optional.iter().map(|f| {
         let bound = format_ident!("__{}", f.ident);
-        quote!(#private::Option::Some(#bound))
+        quote!(#private::Some(#bound))
     });
     quote! {
         match (#(#sources,)*) {
-            (#(#patterns,)*) => #private::Option::Some(#render),
-            _ => #private::Option::None,
+            (#(#patterns,)*) => #private::Some(#render),
+            _ => #private::None,
         }
     }
 }

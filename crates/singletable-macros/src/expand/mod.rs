@@ -88,9 +88,10 @@ fn runtime() -> TokenStream {
     quote!(::singletable::__private)
 }
 
-/// What [`runtime`] is imported as in the block of generated impls.
-fn private() -> TokenStream {
-    quote!(__singletable)
+/// What [`runtime`] is imported as in the block of generated impls. An identifier, not a token
+/// stream: quoting it copies one token.
+fn private() -> Ident {
+    Ident::new("__singletable", proc_macro2::Span::call_site())
 }
 
 /// Which fields are in a key, by index.

@@ -25,7 +25,7 @@ pub fn entity_items(entity: &Entity, keys: &Keys) -> TokenStream {
             }
             None => {
                 let ty = f.ty;
-                quote!(#private::Option::Some(#private::unique_value::<#ty>(&self.#name)))
+                quote!(#private::Some(#private::unique_value::<#ty>(&self.#name)))
             }
         };
         quote!((#stored, #value))
