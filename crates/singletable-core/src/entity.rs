@@ -24,7 +24,8 @@ use crate::table::Table;
 /// A struct stored as items of one `_type` in a single table, with its operations.
 ///
 /// Implemented by `#[derive(Entity)]`, which also generates the entity's key struct, its create
-/// input and its update builder. The provided methods are the operations:
+/// input, its query builder and its field handles (`FIELDS`), which name what a query filters
+/// and what an [`Update`] changes. The provided methods are the operations:
 ///
 /// ```ignore
 /// let org = Organization::create(&table, NewOrganization { tenant_id, name, plan }).await?;

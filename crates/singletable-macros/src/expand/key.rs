@@ -53,25 +53,25 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> (TokenStream, Toke
         #partition_struct
     };
     let impls = quote! {
-            #[automatically_derived]
-            impl<'k> #private::EntityKey for #key<'k> {
-                #[inline]
-                fn item_key(&self, table: &#private::Table) -> #private::Result<#private::ItemKey> {
-                    let separator = table.separator();
-                    #bind_key
-                    #private::render_key::<#ident>(#pk_values, #sk_values, separator)
-                }
+        #[automatically_derived]
+        impl<'k> #private::EntityKey for #key<'k> {
+            #[inline]
+            fn item_key(&self, table: &#private::Table) -> #private::Result<#private::ItemKey> {
+                let separator = table.separator();
+                #bind_key
+                #private::render_key::<#ident>(#pk_values, #sk_values, separator)
             }
+        }
 
-            #[automatically_derived]
-            impl<'k> #private::PartitionKey for #partition_type<'k> {
-                #[inline]
-                fn partition_key(&self, table: &#private::Table) -> #private::Result<#private::String> {
-                    let separator = table.separator();
-                    #bind_partition
-                    #private::render_partition::<#ident>(#pk_values, separator)
-                }
+        #[automatically_derived]
+        impl<'k> #private::PartitionKey for #partition_type<'k> {
+            #[inline]
+            fn partition_key(&self, table: &#private::Table) -> #private::Result<#private::String> {
+                let separator = table.separator();
+                #bind_partition
+                #private::render_partition::<#ident>(#pk_values, separator)
             }
+        }
     };
     (definitions, impls)
 }
