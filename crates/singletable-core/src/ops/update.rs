@@ -110,7 +110,11 @@ impl<'t, E: Schema> Update<'t, E> {
     ) -> Self {
         let value = value.into();
         self.set_encoded(field.attribute(), field.encode(&value));
-        R::settle(&mut self, &field, &value);
+        if let Some((param, part)) = field.index_part(&value) {
+            // The index keys this field is in are rewritten with it (removed for `None`).
+            self.index_source(param, part);
+        }
+        R::settle(&mut self, &value);
         self
     }
 
@@ -441,42 +445,33 @@ impl<'t, E: Schema> Update<'t, E> {
     }
 }
 
-/// What setting a field of role `Self` does besides storing the value: an index source rewrites
-/// the index keys it is in, the expiry field moves the item's expiry.
+/// Which fields an update may set (by role `Self`), and what setting one does besides storing the
+/// value and rewriting the index keys it is in: the expiry field moves the item's expiry.
 #[diagnostic::on_unimplemented(
     message = "an update cannot set a `{T}` field of role `{Self}`",
     note = "`ReadOnly` fields (the version, `on_update` timestamps) are written by every write itself"
 )]
 pub trait Settable<T> {
     #[doc(hidden)]
-    fn settle<E: Schema>(update: &mut Update<'_, E>, field: &Field<E, T, Self>, value: &T)
-    where
-        Self: Sized;
+    fn settle<E: Schema>(update: &mut Update<'_, E>, value: &T);
 }
 
 impl<T> Settable<T> for Plain {
-    fn settle<E: Schema>(_: &mut Update<'_, E>, _: &Field<E, T, Self>, _: &T) {}
+    fn settle<E: Schema>(_: &mut Update<'_, E>, _: &T) {}
 }
 
 impl<T> Settable<T> for IndexSource {
-    fn settle<E: Schema>(update: &mut Update<'_, E>, field: &Field<E, T, Self>, value: &T) {
-        if let Some((param, part)) = field.index_part(value) {
-            update.index_source(param, part);
-        }
-    }
+    fn settle<E: Schema>(_: &mut Update<'_, E>, _: &T) {}
 }
 
 impl<T: Expiry> Settable<T> for ExpiresAt {
-    fn settle<E: Schema>(update: &mut Update<'_, E>, field: &Field<E, T, Self>, value: &T) {
+    fn settle<E: Schema>(update: &mut Update<'_, E>, value: &T) {
         update.set_expiry(value.epoch_seconds());
-        if let Some((param, part)) = field.index_part(value) {
-            update.index_source(param, part);
-        }
     }
 }
 
-/// What removing an `Option` field of role `Self` does besides removing the attribute (and
-/// taking the item out of the indexes the field is in).
+/// Which `Option` fields an update may remove (by role `Self`), and what removing one does
+/// besides removing the attribute and taking the item out of the indexes the field is in.
 #[diagnostic::on_unimplemented(
     message = "an update cannot remove a field of role `{Self}`",
     note = "`ReadOnly` fields (the version, `on_update` timestamps) are written by every write itself"
