@@ -4,7 +4,8 @@
 #
 #   bash benches/compile_time.sh            # 50 entities, 5 builds of each kind
 #   ENTITIES=100 RUNS=9 bash benches/compile_time.sh
-#   INSTRUCTIONS=1 bash benches/compile_time.sh   # also rustc's instruction counts (valgrind)
+#   INSTRUCTIONS=1 bash benches/compile_time.sh   # also rustc's instruction counts (valgrind),
+#                                                 # which repeat where wall times do not
 #
 # Both crates live under target/compile-time and build in the workspace's target directory, so their
 # dependencies are built once, before anything is timed; each timed build recompiles only the
@@ -81,11 +82,12 @@ time_builds() {
     printf '%s\n' "${times[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p"
 }
 
-# The rustc command cargo runs to build crate $1 non-incrementally (its lib.rs touched).
+# The rustc command cargo runs to build crate $1 (its lib.rs touched), with environment $2
+# (CARGO_INCREMENTAL=0 or 1).
 rustc_command() {
-    local name=$1 line
+    local name=$1 env=$2 line
     touch "$work/$name/src/lib.rs"
-    line=$(CARGO_INCREMENTAL=0 cargo build --offline -v --manifest-path "$work/$name/Cargo.toml" 2>&1 |
+    line=$(env $env cargo build --offline -v --manifest-path "$work/$name/Cargo.toml" 2>&1 |
         grep "Running \`.*--crate-name $name ")
     line=${line#*Running \`}
     echo "${line%\`}"
@@ -115,14 +117,19 @@ for mode in incremental non-incremental; do
 done
 
 if [ "${INSTRUCTIONS:-0}" = 1 ]; then
-    serde_command=$(rustc_command ct_serde)
-    entity_command=$(rustc_command ct_entity)
-    instructions ct_serde "$serde_command" >"$work/serde.instructions" &
-    instructions ct_entity "$entity_command" >"$work/entity.instructions"
-    wait
-    serde=$(cat "$work/serde.instructions")
-    entity=$(cat "$work/entity.instructions")
-    ratio=$(awk "BEGIN { printf \"%.2f\", $entity / $serde }")
-    printf '| non-incremental, rustc instructions (10^9) | %.2f | %.2f | %s× |\n' \
-        "$(awk "BEGIN { print $serde / 1e9 }")" "$(awk "BEGIN { print $entity / 1e9 }")" "$ratio"
+    for mode in incremental non-incremental; do
+        if [ "$mode" = incremental ]; then env="CARGO_INCREMENTAL=1"; else env="CARGO_INCREMENTAL=0"; fi
+        serde_command=$(rustc_command ct_serde "$env")
+        entity_command=$(rustc_command ct_entity "$env")
+        # An incremental rebuild of unchanged source, as the timed builds are: the command
+        # cargo ran has just filled the incremental cache.
+        instructions ct_serde "$serde_command" >"$work/serde.instructions" &
+        instructions ct_entity "$entity_command" >"$work/entity.instructions"
+        wait
+        serde=$(cat "$work/serde.instructions")
+        entity=$(cat "$work/entity.instructions")
+        ratio=$(awk "BEGIN { printf \"%.2f\", $entity / $serde }")
+        printf '| %s, rustc instructions (10^9) | %.2f | %.2f | %s× |\n' "$mode" \
+            "$(awk "BEGIN { print $serde / 1e9 }")" "$(awk "BEGIN { print $entity / 1e9 }")" "$ratio"
+    done
 fi

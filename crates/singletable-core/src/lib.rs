@@ -115,6 +115,7 @@ pub mod __private {
         render_index, render_index_partition, render_key, render_partition, render_sort,
     };
     pub use crate::projection::{same_type, stored_as};
+    pub use crate::schema::NamesPartition;
     pub use crate::{
         Collection, Condition, Entity, EntityKey, Error, Field, IndexKeys, ItemKey, Joinable,
         KeyPart, Later, Lookup, Page, PartitionKey, Pool, Projected, Projection, Query,

@@ -104,19 +104,20 @@ pub(crate) fn decode<P: Projection>(mut item: Item, table: &Table) -> Result<P> 
     })
 }
 
-/// Whether `E` stores its field `field` under `stored` (true when `E` has no field `field`:
-/// the compiler reports that one at the projection's field). For `#[derive(Projection)]`.
+/// Whether `E` stores its field `field` under `stored`: the listed name of a renamed field, the
+/// field's own name otherwise (also when `E` has no field `field`: the compiler reports that one
+/// at the projection's field). For `#[derive(Projection)]`.
 #[doc(hidden)]
 pub const fn stored_as<E: Schema>(field: &str, stored: &str) -> bool {
-    let fields = E::STORED_FIELDS;
+    let renamed = E::RENAMED_FIELDS;
     let mut i = 0;
-    while i < fields.len() {
-        if singletable_keys::const_eq(fields[i].0, field) {
-            return singletable_keys::const_eq(fields[i].1, stored);
+    while i < renamed.len() {
+        if singletable_keys::const_eq(renamed[i].0, field) {
+            return singletable_keys::const_eq(renamed[i].1, stored);
         }
         i += 1;
     }
-    true
+    singletable_keys::const_eq(field, stored)
 }
 
 /// Holds when an entity's field type `Self` is a projection's field type `T`.

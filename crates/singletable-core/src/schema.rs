@@ -46,15 +46,17 @@ pub trait Schema: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     /// The key placeholder of the field that takes its value from the tenant scope
     /// (`#[entity(tenant)]`), for a tenant-scoped entity.
     const TENANT_PARAM: Option<&'static str> = None;
-    /// The stored (serde) name of the `#[entity(tenant)]` field, for a tenant-scoped entity.
-    const TENANT_FIELD: Option<&'static str> = None;
+    /// The stored (serde) name of the `#[entity(tenant)]` field, for a tenant-scoped entity;
+    /// its placeholder unless serde stores it under another name.
+    const TENANT_FIELD: Option<&'static str> = Self::TENANT_PARAM;
     /// The stored names of the fields the key templates are made of (the tenant field
     /// included). No update may set them: the item would no longer match its key.
     const KEY_FIELDS: &'static [&'static str] = &[];
-    /// Each field's Rust name and the attribute serde stores it under (`""` for a field serde
-    /// skips), which `#[derive(Projection)]` checks a projection's names against.
+    /// The fields serde does not store under their Rust name: each one's Rust name and the
+    /// attribute it is stored under (`""` for a field serde skips). Every other field is stored
+    /// under its own name. `#[derive(Projection)]` checks a projection's names against these.
     #[doc(hidden)]
-    const STORED_FIELDS: &'static [(&'static str, &'static str)] = &[];
+    const RENAMED_FIELDS: &'static [(&'static str, &'static str)] = &[];
     /// Whether every write also writes an audit record, in the same transaction
     /// (`#[entity(audit)]`).
     const AUDITED: bool = false;
@@ -205,4 +207,17 @@ pub trait EntityKey: Send + Sync {
     /// Renders the partition and sort key, refusing invalid values with
     /// [`Error::InvalidKey`](crate::Error::InvalidKey).
     fn item_key(&self, table: &Table) -> Result<ItemKey>;
+}
+
+/// A key whose sort key has no parameters of its own: it names a partition too, the one its
+/// item is in, and is the entity's [`Schema::Partition`]. `#[derive(Entity)]` implements it
+/// instead of a [`PartitionKey`] impl per entity.
+#[doc(hidden)]
+pub trait NamesPartition: EntityKey {}
+
+impl<K: NamesPartition> PartitionKey for K {
+    fn partition_key(&self, table: &Table) -> Result<String> {
+        // The sort key has no values: rendering it costs a copy of its literals.
+        self.item_key(table).map(|key| key.pk)
+    }
 }

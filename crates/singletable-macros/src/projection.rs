@@ -13,7 +13,7 @@
 //! the projection's field: code that borrows the entity's field of the same name (an unknown
 //! field is the compiler's "no field" error), a bound that the field types are the same
 //! (`SameType`), and a const assertion that the field is stored under the entity's name for it
-//! (from the entity's `STORED_FIELDS`).
+//! (from the entity's `RENAMED_FIELDS`).
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};

@@ -115,22 +115,29 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         }
     }
     // A field serde skips is not stored: no projection can read it.
-    let stored_fields = entity.fields.iter().map(|f| {
+    let renamed_fields = entity.fields.iter().filter_map(|f| {
         let rust = f.ident.unraw().to_string();
         let stored = if f.attrs.serde_skip {
             ""
         } else {
             f.stored_name.as_str()
         };
-        quote!((#rust, #stored))
+        (rust != stored).then(|| quote!((#rust, #stored)))
+    });
+    let renamed_fields = renamed_fields.collect::<Vec<_>>();
+    let renamed_fields = (!renamed_fields.is_empty()).then(|| {
+        quote!(const RENAMED_FIELDS: &'static [(&'static str, &'static str)] = &[#(#renamed_fields),*];)
     });
     let tenant_items = keys.tenant.map(|i| {
         let field = entity.fields[i].ident;
         let param = entity.fields[i].param_name();
         let stored = &entity.fields[i].stored_name;
+        let stored = (*stored != param).then(|| {
+            quote!(const TENANT_FIELD: #private::Option<&'static str> = #private::Some(#stored);)
+        });
         quote! {
             const TENANT_PARAM: #private::Option<&'static str> = #private::Some(#param);
-            const TENANT_FIELD: #private::Option<&'static str> = #private::Some(#stored);
+            #stored
 
             #[inline]
             fn tenant(&self) -> #private::Option<&str> {
@@ -150,7 +157,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
             const PARTITION_KEY: &'static #private::Template<'static> = &#pk;
             const SORT_KEY: &'static #private::Template<'static> = &#sk;
             const KEY_FIELDS: &'static [&'static str] = &[#(#key_fields),*];
-            const STORED_FIELDS: &'static [(&'static str, &'static str)] = &[#(#stored_fields),*];
+            #renamed_fields
 
             type Key<'k> = #key<'k>;
             type New = #new;

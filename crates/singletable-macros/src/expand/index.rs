@@ -5,9 +5,9 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::key::{bind_tenant, borrowed_type, supplied, template_const, values};
+use super::key::{bind_tenant, borrowed_type, copy_impls, supplied, template_const, values};
 use super::query::{builder_impl, range_method};
-use super::{private, runtime};
+use super::{private, Runtime};
 use crate::ast::{Entity, Field};
 use crate::validate::{option_inner, IndexQuery, Key, Keys};
 
@@ -93,7 +93,7 @@ fn index_key(entity: &Entity, i: usize, index: &IndexQuery) -> TokenStream {
 /// Per index: the partition struct and the query builder struct; and the builder's impls and
 /// the query function on the entity.
 pub fn expand(entity: &Entity, keys: &Keys) -> (TokenStream, TokenStream) {
-    let (private, runtime) = (private(), runtime());
+    let (private, runtime) = (private(), Runtime);
     let (ident, vis) = (entity.ident, entity.vis);
     let items = keys.indexes.iter().enumerate().map(|(i, index)| {
         let query = &index.query;
@@ -119,12 +119,14 @@ pub fn expand(entity: &Entity, keys: &Keys) -> (TokenStream, TokenStream) {
                 let ty = borrowed_type(option_inner(f.ty).unwrap_or(f.ty));
                 quote!(pub #param: #ty)
             });
+            let copy = copy_impls(&partition);
             quote! {
                 #[doc = #doc]
-                #[derive(Clone, Copy, Debug)]
+                #[derive(Debug)]
                 #vis struct #partition<'k> {
                     #(#members,)*
                 }
+                #copy
             }
         };
         let values = values(entity, keys, &index.pk, |f| {

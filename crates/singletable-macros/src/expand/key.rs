@@ -1,12 +1,14 @@
 //! The borrowed parameter structs: `<Entity>Key<'k>` (every placeholder of pk and sk) with its
-//! `EntityKey` impl, and `<Entity>Partition<'k>` (the placeholders of pk) with `PartitionKey`.
+//! `EntityKey` impl, and `<Entity>Partition<'k>` (the placeholders of pk) with `PartitionKey`; or,
+//! when the sort key has no placeholders, `<Entity>Partition` is the key type, marked
+//! `NamesPartition`, which the runtime's one `PartitionKey` impl covers.
 
-use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use proc_macro2::{Delimiter, Group, Literal, TokenStream, TokenTree};
+use quote::{format_ident, quote, ToTokens, TokenStreamExt};
 use singletable_keys::{Segment, Template};
 use syn::Ident;
 
-use super::{private, Names};
+use super::{append_path, private, Names};
 use crate::ast::{Entity, Field};
 use crate::validate::{option_inner, Key, Keys};
 
@@ -26,19 +28,15 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> (TokenStream, Toke
     );
     let key_struct = params_struct(entity, key, &key_fields, &key_doc);
     // When the sort key has no parameters of its own, what names a partition names a key: the
-    // partition is the key type, not a second struct with the same members.
-    let (partition_struct, partition_type) = if partition_fields == key_fields {
+    // partition is the key type, not a second struct with the same members, and its
+    // `PartitionKey` impl is the runtime's for every such key.
+    let names_partition = partition_fields == key_fields;
+    let partition_struct = if names_partition {
         let vis = entity.vis;
         let doc = format!("{partition_doc} The same parameters as [`{key}`].");
-        (
-            quote!(#[doc = #doc] #vis type #partition<'k> = #key<'k>;),
-            key,
-        )
+        quote!(#[doc = #doc] #vis type #partition<'k> = #key<'k>;)
     } else {
-        (
-            params_struct(entity, partition, &partition_fields, &partition_doc),
-            partition,
-        )
+        params_struct(entity, partition, &partition_fields, &partition_doc)
     };
     let self_field = |f: &Field| {
         let name = format_ident!("{}", f.param_name());
@@ -48,6 +46,24 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> (TokenStream, Toke
     let sk_values = values(entity, keys, &keys.sk, self_field);
     let bind_key = bind_tenant(entity, keys, &keys.fields());
     let bind_partition = bind_tenant(entity, keys, &keys.pk.fields);
+    let partition_impl = if names_partition {
+        quote! {
+            #[automatically_derived]
+            impl #private::NamesPartition for #key<'_> {}
+        }
+    } else {
+        quote! {
+            #[automatically_derived]
+            impl<'k> #private::PartitionKey for #partition<'k> {
+                #[inline]
+                fn partition_key(&self, table: &#private::Table) -> #private::Result<#private::String> {
+                    let separator = table.separator();
+                    #bind_partition
+                    #private::render_partition::<#ident>(#pk_values, separator)
+                }
+            }
+        }
+    };
     let definitions = quote! {
         #key_struct
         #partition_struct
@@ -63,15 +79,7 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> (TokenStream, Toke
             }
         }
 
-        #[automatically_derived]
-        impl<'k> #private::PartitionKey for #partition_type<'k> {
-            #[inline]
-            fn partition_key(&self, table: &#private::Table) -> #private::Result<#private::String> {
-                let separator = table.separator();
-                #bind_partition
-                #private::render_partition::<#ident>(#pk_values, separator)
-            }
-        }
+        #partition_impl
     };
     (definitions, impls)
 }
@@ -94,11 +102,30 @@ fn params_struct(entity: &Entity, name: &Ident, fields: &[usize], doc: &str) -> 
         let ty = borrowed_type(field.ty);
         quote!(pub #param: #ty)
     });
+    let copy = copy_impls(name);
     quote! {
         #[doc = #doc]
-        #[derive(Clone, Copy, Debug)]
+        #[derive(Debug)]
         #vis struct #name<'k> {
             #(#members,)*
+        }
+        #copy
+    }
+}
+
+/// `Copy` and `Clone` for a struct of borrowed values `name<'k>`, written out: the derives add a
+/// `TrivialClone` impl and a bound check per field, compiled for every entity.
+pub fn copy_impls(name: &Ident) -> TokenStream {
+    quote! {
+        #[automatically_derived]
+        impl ::core::marker::Copy for #name<'_> {}
+
+        #[automatically_derived]
+        impl ::core::clone::Clone for #name<'_> {
+            #[inline]
+            fn clone(&self) -> Self {
+                *self
+            }
         }
     }
 }
@@ -193,10 +220,26 @@ pub fn template_const(text: &str) -> TokenStream {
     let segments = Template::parse(text)
         .map(|t| t.segments().to_vec())
         .unwrap_or_default();
-    let segments = segments.iter().map(|s| match s {
-        Segment::Literal(text) => quote!(#private::Segment::Literal(#text)),
-        Segment::Separator => quote!(#private::Segment::Separator),
-        Segment::Param(name) => quote!(#private::Segment::Param(#name)),
-    });
+    let segments = segments.iter().map(SegmentTokens);
     quote!(#private::Template::from_segments(#text, &[#(#segments),*]))
+}
+
+/// `<private>::Segment::Literal("...")`, `::Separator` or `::Param("...")`, appended token by
+/// token (a template has many segments, and each quoted stream costs bridge calls).
+struct SegmentTokens<'a>(&'a Segment<'a>);
+
+impl ToTokens for SegmentTokens<'_> {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let (variant, text) = match self.0 {
+            Segment::Literal(text) => ("Literal", Some(text)),
+            Segment::Separator => ("Separator", None),
+            Segment::Param(name) => ("Param", Some(name)),
+        };
+        tokens.append(private());
+        append_path(tokens, &["Segment", variant]);
+        if let Some(text) = text {
+            let text = TokenTree::Literal(Literal::string(text));
+            tokens.append(Group::new(Delimiter::Parenthesis, text.into()));
+        }
+    }
 }

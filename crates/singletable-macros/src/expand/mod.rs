@@ -14,8 +14,8 @@ mod new;
 mod query;
 mod unique;
 
-use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use proc_macro2::{Punct, Spacing, Span, TokenStream};
+use quote::{format_ident, quote, ToTokens, TokenStreamExt};
 use syn::{DeriveInput, Ident};
 
 use crate::ast::Entity;
@@ -40,7 +40,6 @@ pub fn derive_entity(input: &DeriveInput) -> syn::Result<TokenStream> {
     let (fields, fields_impl) = fields::expand(&entity, &keys, &names);
     let (indexes, index_impls) = index::expand(&entity, &keys);
     let entity_impl = entity::expand(&entity, &keys, &names);
-    let runtime = runtime();
     let private = private();
     // The types are defined where the entity is; everything else is in one block that names
     // the runtime by a short local path (less for the compiler to read and resolve).
@@ -52,7 +51,7 @@ pub fn derive_entity(input: &DeriveInput) -> syn::Result<TokenStream> {
         #indexes
         #[doc(hidden)]
         const _: () = {
-            use #runtime as #private;
+            use #Runtime as #private;
             #key_impls
             #query_impls
             #fields_impl
@@ -83,12 +82,30 @@ impl Names {
     }
 }
 
-/// The hidden path generated code reaches the runtime through.
-fn runtime() -> TokenStream {
-    quote!(::singletable::__private)
+/// The hidden path generated code reaches the runtime through, `::singletable::__private`,
+/// for the definitions outside the block of impls.
+///
+/// Appended token by token: interpolating a token stream into `quote!` costs several calls
+/// across the compiler's proc-macro bridge, and a derive on every entity of a crate makes many.
+#[derive(Clone, Copy)]
+struct Runtime;
+
+impl ToTokens for Runtime {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        append_path(tokens, &["singletable", "__private"]);
+    }
 }
 
-/// What [`runtime`] is imported as in the block of generated impls. An identifier, not a token
+/// Appends `::name` for each of `names`, token by token (see [`Runtime`]).
+fn append_path(tokens: &mut TokenStream, names: &[&str]) {
+    for name in names {
+        tokens.append(Punct::new(':', Spacing::Joint));
+        tokens.append(Punct::new(':', Spacing::Alone));
+        tokens.append(Ident::new(name, Span::call_site()));
+    }
+}
+
+/// What [`Runtime`] is imported as in the block of generated impls. An identifier, not a token
 /// stream: quoting it copies one token.
 fn private() -> Ident {
     Ident::new("__singletable", proc_macro2::Span::call_site())

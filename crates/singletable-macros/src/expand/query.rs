@@ -5,14 +5,14 @@ use quote::{format_ident, quote};
 use syn::Ident;
 
 use super::key::{bind_tenant, borrowed_type, supplied, template_const, values};
-use super::{private, runtime, Names};
+use super::{private, Names, Runtime};
 use crate::ast::{Entity, Field};
 use crate::attr::RangeOp;
 use crate::validate::{option_inner, Keys, RangeQuery};
 
 /// The query builder struct, and its impls.
 pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> (TokenStream, TokenStream) {
-    let runtime = runtime();
+    let runtime = Runtime;
     let (ident, vis, query) = (entity.ident, entity.vis, &names.query);
     let doc = format!(
         "A query of [`{ident}`] items in one partition, started by `{ident}::query`; run it with \
