@@ -115,29 +115,33 @@ pub fn expand(entity: &Entity, keys: &Keys, names: &Names) -> TokenStream {
         }
     }
     // A field serde skips is not stored: no projection can read it.
-    let renamed_fields = entity.fields.iter().filter_map(|f| {
-        let rust = f.ident.unraw().to_string();
-        let stored = if f.attrs.serde_skip {
-            ""
-        } else {
-            f.stored_name.as_str()
-        };
-        (rust != stored).then(|| quote!((#rust, #stored)))
-    });
-    let renamed_fields = renamed_fields.collect::<Vec<_>>();
-    let renamed_fields = (!renamed_fields.is_empty()).then(|| {
-        quote!(const RENAMED_FIELDS: &'static [(&'static str, &'static str)] = &[#(#renamed_fields),*];)
+    let renamed: Vec<TokenStream> = entity
+        .fields
+        .iter()
+        .filter_map(|f| {
+            let rust = f.ident.unraw().to_string();
+            let stored = if f.attrs.serde_skip {
+                ""
+            } else {
+                f.stored_name.as_str()
+            };
+            (rust != stored).then(|| quote!((#rust, #stored)))
+        })
+        .collect();
+    let renamed_fields = (!renamed.is_empty()).then(|| {
+        quote!(const RENAMED_FIELDS: &'static [(&'static str, &'static str)] = &[#(#renamed),*];)
     });
     let tenant_items = keys.tenant.map(|i| {
         let field = entity.fields[i].ident;
         let param = entity.fields[i].param_name();
         let stored = &entity.fields[i].stored_name;
-        let stored = (*stored != param).then(|| {
+        // The default is the placeholder.
+        let tenant_field = (*stored != param).then(|| {
             quote!(const TENANT_FIELD: #private::Option<&'static str> = #private::Some(#stored);)
         });
         quote! {
             const TENANT_PARAM: #private::Option<&'static str> = #private::Some(#param);
-            #stored
+            #tenant_field
 
             #[inline]
             fn tenant(&self) -> #private::Option<&str> {
